@@ -37,9 +37,17 @@ export const ERRORS = {
   /** The credentials are valid but lack the permission. */
   DENIED: { status: 403, message: 'access denied', temporary: false },
   /** The registry does not support the operation (e.g. catalog, delete, referrers). */
-  UNSUPPORTED: { status: 405, message: 'operation not supported by the registry', temporary: false },
+  UNSUPPORTED: {
+    status: 405,
+    message: 'operation not supported by the registry',
+    temporary: false,
+  },
   /** The registry rejected a request as malformed (4xx other than the above). */
-  REGISTRY_REJECTED: { status: 502, message: 'the registry rejected the request', temporary: false },
+  REGISTRY_REJECTED: {
+    status: 502,
+    message: 'the registry rejected the request',
+    temporary: false,
+  },
   /** The registry asked us to slow down (429). */
   TOO_MANY_REQUESTS: { status: 503, message: 'the registry is rate limiting', temporary: true },
   /** The registry answered 5xx or 408. */

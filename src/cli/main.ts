@@ -1,0 +1,134 @@
+// The `ferry` command line: parses arguments and hands each command to its module.
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { readCliEnvironment } from '../config/env.js';
+import { describeError } from '../errors/catalog.js';
+import { runCopy, type CliIo, type CopyFlags } from './copy.js';
+import { runDemo } from './demo.js';
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('must be a whole number >= 1');
+  return n;
+}
+
+function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}
+
+function addCopyOptions(cmd: Command): Command {
+  return cmd
+    .option('--all-platforms', 'copy every platform of multi-arch images (default)')
+    .option(
+      '--platform <os/arch[/variant]>',
+      'keep only this platform (repeatable, or comma separated)',
+      collect,
+    )
+    .option('--override', 'replace target tags that hold a different image')
+    .option('--referrers', 'copy referrers (signatures, SBOMs) of every copied manifest')
+    .option(
+      '--tag <regex>',
+      'copy only tags matching this anchored regular expression (repeatable)',
+      collect,
+    )
+    .option(
+      '--exclude-tag <regex>',
+      'skip tags matching this anchored regular expression (repeatable)',
+      collect,
+    )
+    .option('--dry-run', 'list what would be copied and how many bytes, write nothing')
+    .option('--json', 'print the results as one JSON document on stdout')
+    .option('--image-concurrency <n>', 'images copied at once (default 4)', positiveInt)
+    .option('--blob-concurrency <n>', 'blobs streamed at once (default 8)', positiveInt)
+    .option(
+      '--registry-concurrency <n>',
+      'requests in flight per registry (default 16)',
+      positiveInt,
+    )
+    .option(
+      '--retries <n>',
+      'attempts for a request or blob that fails temporarily (default 5)',
+      positiveInt,
+    )
+    .option(
+      '--timeout <seconds>',
+      'give up on a registry silent for this long (default 30)',
+      positiveInt,
+    )
+    .addOption(
+      new Option(
+        '--upload-mode <mode>',
+        'blob upload: monolithic (default), chunked or stream',
+      ).choices(['monolithic', 'chunked', 'stream']),
+    )
+    .option('--src-creds <user:password>', 'source credentials (or FERRY_SRC_CREDS)')
+    .option('--dst-creds <user:password>', 'target credentials (or FERRY_DST_CREDS)')
+    .option('--src-insecure', 'use plain HTTP for the source')
+    .option('--dst-insecure', 'use plain HTTP for the target')
+    .option('--src-ca <file>', 'PEM CA certificate to trust for the source')
+    .option('--dst-ca <file>', 'PEM CA certificate to trust for the target');
+}
+
+const ENDPOINT_HELP = `
+Each side is a registry (host:port: every repository), a repository (host/ns/app: every tag),
+an image (host/ns/app:tag or @sha256:...), or an OCI layout folder (oci:PATH or oci:PATH:tag).
+Exit code 0 when everything copied or was already there, 1 when anything failed or conflicted.`;
+
+/** Runs the CLI with `argv` (process.argv shape); resolves to the exit code. */
+export async function main(
+  argv: string[],
+  io: CliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const env = readCliEnvironment();
+  let exitCode = 0;
+  const program = new Command()
+    .name('ferry')
+    .description('Exact, fast container image copies between OCI registries')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  addCopyOptions(
+    program
+      .command('copy')
+      .description('copy images from SRC to DST')
+      .argument('<src>', 'source')
+      .argument('<dst>', 'target')
+      .addHelpText('after', ENDPOINT_HELP),
+  ).action(async (src: string, dst: string, flags: CopyFlags) => {
+    exitCode = await runCopy(src, dst, flags, env, io);
+  });
+
+  addCopyOptions(
+    program
+      .command('sync')
+      .description('bring DST up to date with SRC, or run every entry of a sync file (--config)')
+      .argument('[src]', 'source')
+      .argument('[dst]', 'target')
+      .option('--config <file>', 'a versioned YAML sync file (see docs/sync-file.md)')
+      .addHelpText('after', ENDPOINT_HELP),
+  ).action(async (src: string | undefined, dst: string | undefined, flags: CopyFlags) => {
+    exitCode = await runCopy(src, dst, flags, env, io);
+  });
+
+  program
+    .command('demo')
+    .description('start two local registries, push sample images to one and sync them to the other')
+    .option('--keep', 'keep the registries running until Ctrl-C')
+    .action(async (flags: { keep?: boolean }) => {
+      exitCode = await runDemo(io, Boolean(flags.keep));
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return exitCode;
+  } catch (err) {
+    const { code, exitCode: commanderExit } = err as { code?: string; exitCode?: number };
+    // Commander printed its own message (help, version, usage errors) and set the exit code.
+    if (code?.startsWith('commander.')) return commanderExit ?? 2;
+    io.stderr.write(`ferry: ${describeError(err)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,25 @@
+// The only reader of process.env: what the CLI takes from its environment, read once.
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+
+/** What the environment tells the CLI. */
+export interface CliEnvironment {
+  /** Docker's config.json, for registry credentials (`$DOCKER_CONFIG/config.json`). */
+  dockerConfigPath: string;
+  /** Ferry's CLI flags may also come from here: FERRY_SRC_CREDS and FERRY_DST_CREDS. */
+  srcCreds: string | undefined;
+  dstCreds: string | undefined;
+  /** NO_COLOR / CI turn the live display off. */
+  plainOutput: boolean;
+}
+
+/** Reads the CLI's environment once and freezes it. */
+export function readCliEnvironment(env: NodeJS.ProcessEnv = process.env): Readonly<CliEnvironment> {
+  const dockerDir = env.DOCKER_CONFIG || join(env.HOME || homedir(), '.docker');
+  return Object.freeze({
+    dockerConfigPath: join(dockerDir, 'config.json'),
+    srcCreds: env.FERRY_SRC_CREDS || undefined,
+    dstCreds: env.FERRY_DST_CREDS || undefined,
+    plainOutput: Boolean(env.NO_COLOR || env.CI),
+  });
+}
