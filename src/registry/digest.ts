@@ -82,7 +82,9 @@ export class VerifyingStream extends Transform {
     }
     const actual = `${this.digest.split(':')[0]}:${this.hash.digest('hex')}`;
     if (actual !== this.digest) {
-      done(new FerryError('DIGEST_MISMATCH', `${this.what}: expected ${this.digest}, got ${actual}`));
+      done(
+        new FerryError('DIGEST_MISMATCH', `${this.what}: expected ${this.digest}, got ${actual}`),
+      );
       return;
     }
     if (this.held) this.push(this.held);

@@ -134,12 +134,7 @@ export interface RegistryBackend {
    */
   blobGet(repo: string, desc: Descriptor, options?: BlobGetOptions): Promise<Readable>;
   /** Upload a blob from a stream of exactly `desc.size` bytes, committed under `desc.digest`. */
-  blobPut(
-    repo: string,
-    desc: Descriptor,
-    body: Readable,
-    options?: BlobPutOptions,
-  ): Promise<void>;
+  blobPut(repo: string, desc: Descriptor, body: Readable, options?: BlobPutOptions): Promise<void>;
   /** Mount a blob from another repository of the same registry; false when not mounted. */
   blobMount(repo: string, digest: string, fromRepo: string, signal?: AbortSignal): Promise<boolean>;
   /**
