@@ -436,7 +436,10 @@ export class Transport {
   ): Promise<T> {
     const replayable = !(req.body instanceof Readable);
     const attempts = replayable ? (req.attempts ?? this.attempts) : 1;
-    let reauthed = false;
+    // One 401 to learn how to authenticate (when we sent nothing) and one to renew what we
+    // sent (an expired or revoked token): enough for any working setup, and no loops.
+    let learned = false;
+    let renewed = false;
     for (let attempt = 1; ; attempt++) {
       let failure: FerryError;
       try {
@@ -446,12 +449,14 @@ export class Transport {
         if (res.status === 401 && req.auth !== false) {
           const challenge = res.headers['www-authenticate'];
           const err = await this.statusError(res, req);
+          const renewing = authorization !== undefined;
           if (
-            !reauthed &&
+            !(renewing ? renewed : learned) &&
             req.reauth !== false &&
             this.auth.challenged(challenge, req.scopes, authorization)
           ) {
-            reauthed = true;
+            if (renewing) renewed = true;
+            else learned = true;
             if (replayable) {
               attempt--; // an auth round trip is not a failure
               continue;
