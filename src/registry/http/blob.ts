@@ -207,7 +207,7 @@ class ResumingStream extends Readable {
   private async reopen(attempt: number): Promise<void> {
     const from = this.position;
     try {
-      await this.t.backoff(attempt, undefined, this.signal);
+      await this.t.backoff(attempt, undefined, this.req);
       const res = await this.open(from);
       if (this.destroyed) {
         res.body.destroy();

@@ -171,13 +171,10 @@ export async function manifestPut(
   const res = await t.send(req);
   await discard(res);
   const stored = header(res.headers, 'docker-content-digest');
-  // A registry that rewrote the manifest (e.g. converted it) would answer another digest.
-  if (
-    stored !== undefined &&
-    isDigest(stored) &&
-    stored !== manifest.digest &&
-    stored.startsWith('sha256:') === manifest.digest.startsWith('sha256:')
-  ) {
+  // A registry that rewrote the manifest (e.g. converted it) answers another digest; one
+  // that hashes with another algorithm is not comparable, so only the same algorithm counts.
+  const sameAlgorithm = stored?.split(':')[0] === manifest.digest.split(':')[0];
+  if (stored !== undefined && isDigest(stored) && sameAlgorithm && stored !== manifest.digest) {
     throw t.fail('DIGEST_MISMATCH', req, `the registry stored ${stored}, not ${manifest.digest}`);
   }
 }

@@ -339,6 +339,45 @@ describe('concurrency slot', () => {
   });
 });
 
+describe('cancellation', () => {
+  it('does not send a request whose signal already aborted', async () => {
+    const srv = await serve((_req, res) => res.end(TAGS));
+    const { reg, events } = registry(srv.host);
+    const ac = new AbortController();
+    ac.abort();
+    const err = await rejection(reg.tagList('ns/app', ac.signal));
+    expect(err.code).toBe('CANCELLED');
+    expect(events).toHaveLength(0);
+  });
+
+  it('cancels a blob download midway, releasing its slot', async () => {
+    const srv = await serve((req, res) => {
+      if (req.url?.includes('/blobs/')) {
+        res.writeHead(200, { 'content-length': String(1024 * 1024) });
+        res.write(Buffer.alloc(1024));
+        return; // the rest never comes
+      }
+      res.end(TAGS);
+    });
+    const { reg } = registry(srv.host, { maxConcurrency: 1 });
+    const ac = new AbortController();
+    const stream = await reg.blobGet(
+      'ns/app',
+      { mediaType: 'x', digest: `sha256:${'e'.repeat(64)}`, size: 1024 * 1024 },
+      { signal: ac.signal },
+    );
+    setTimeout(() => ac.abort(), 50);
+    const err = await (async () => {
+      for await (const _ of stream) {
+        // drain until the abort
+      }
+    })().catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CANCELLED' });
+    expect(reg.stats.resumes).toBe(0);
+    expect(await reg.tagList('ns/app')).toEqual(['v1']);
+  });
+});
+
 describe('redirects', () => {
   it('follows a blob redirect to another origin without the registry credentials', async () => {
     const blob = Buffer.from('layer bytes from the CDN');

@@ -24,8 +24,9 @@ export const DEFAULTS = {
   // Registries can take several seconds to answer a PUT of a large blob (they hash and move
   // it); 30 s without a byte means the server or a middlebox has hung.
   idleTimeoutMs: 30_000,
-  // Five attempts with the delays below span about 3 s of backoff before giving up, which
-  // rides out a registry restart or a load balancer shuffle, and keeps a dead host quick.
+  // Five attempts: with the delays below, up to 3 s of backoff (1.5 s on average with
+  // jitter) before giving up, which rides out a dropped keep-alive connection, a registry
+  // restart or a load balancer shuffle, and still reports a dead host quickly.
   attempts: 5,
   // Short enough that a dropped keep-alive connection is retried almost at once.
   baseDelayMs: 200,
@@ -396,17 +397,18 @@ export class Transport {
   async backoff(
     attempt: number,
     retryAfter: number | undefined,
-    signal?: AbortSignal,
+    req: Pick<TransportRequest, 'what' | 'signal'>,
   ): Promise<void> {
-    // Full jitter spreads clients that failed together (https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/).
+    // Full jitter spreads clients that failed together:
+    // https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
     const ms =
       retryAfter !== undefined
         ? Math.min(retryAfter * 1000, this.maxDelayMs)
         : Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
     try {
-      await sleep(ms, undefined, signal ? { signal } : {});
+      await sleep(ms, undefined, req.signal ? { signal: req.signal } : {});
     } catch (err) {
-      throw new FerryError('CANCELLED', `${this.name}: cancelled`, { cause: err });
+      throw this.fail('CANCELLED', req, 'cancelled', err);
     }
   }
 
@@ -475,7 +477,7 @@ export class Transport {
       }
       if (!failure.temporary || attempt >= attempts || req.signal?.aborted) throw failure;
       this.stats.retries++;
-      await this.backoff(attempt, failure.retryAfter, req.signal);
+      await this.backoff(attempt, failure.retryAfter, req);
     }
   }
 
@@ -535,7 +537,11 @@ export class Transport {
 
   private report(method: string, url: URL, status: number): void {
     this.stats.requests++;
-    this.onRequest?.({ method, url: url.toString(), status });
+    try {
+      this.onRequest?.({ method, url: url.toString(), status });
+    } catch {
+      // A metrics callback must not break a transfer.
+    }
   }
 
   private pool(origin: string): Pool {
