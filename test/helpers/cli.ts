@@ -1,0 +1,51 @@
+// Runs the ferry CLI for tests: in-process through main() (fast, from the sources), or as
+// the real executable (bin/ferry.js on the compiled dist/, as users run it).
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Writable } from 'node:stream';
+import { main } from '../../src/cli/main.js';
+
+/** What a CLI run printed and returned. */
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function capture(): Writable & { text: () => string } {
+  const chunks: Buffer[] = [];
+  const w = new Writable({
+    write(chunk: Buffer | string, _enc, cb) {
+      chunks.push(Buffer.from(chunk));
+      cb();
+    },
+  }) as Writable & { text: () => string };
+  w.text = () => Buffer.concat(chunks).toString('utf8');
+  return w;
+}
+
+/** Runs `ferry ARGS` in this process. */
+export async function runFerry(...args: string[]): Promise<CliRun> {
+  const stdout = capture();
+  const stderr = capture();
+  const code = await main(['node', 'ferry', ...args], { stdout, stderr });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** The path of the real `ferry` executable. */
+export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
+
+/** Runs the real executable (needs `npm run build`). */
+export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [FERRY_BIN, ...args],
+      { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 300_000 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
+  });
+}
