@@ -378,6 +378,38 @@ describe('cancellation', () => {
   });
 });
 
+describe('a signal shared by many requests', () => {
+  it('adds one listener to it, and still cancels every request', async () => {
+    const srv = await serve((req, res) => {
+      if (req.url?.includes('/slow/')) return; // never answers
+      setTimeout(() => res.end(TAGS), 5);
+    });
+    const { reg } = registry(srv.host, { maxConcurrency: 4 });
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.name);
+    process.on('warning', onWarning);
+    const ac = new AbortController();
+    try {
+      const ok = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => reg.tagList(`ns/app${i}`, ac.signal)),
+      );
+      expect(ok.every((t) => t[0] === 'v1')).toBe(true);
+      const hung = Array.from({ length: 12 }, (_, i) =>
+        reg.tagList(`slow/app${i}`, ac.signal).catch((e: unknown) => e),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      ac.abort();
+      const errors = await Promise.all(hung);
+      expect(errors.every((e) => (e as FerryError).code === 'CANCELLED')).toBe(true);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+      expect(reg.inFlight).toBe(0);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+});
+
 describe('redirects', () => {
   it('follows a blob redirect to another origin without the registry credentials', async () => {
     const blob = Buffer.from('layer bytes from the CDN');

@@ -259,6 +259,42 @@ const NOT_FOUND_CODES: ReadonlySet<string> = new Set([
   'NAME_UNKNOWN',
 ]);
 
+/**
+ * Child AbortSignals that follow a caller's signal through one listener per signal. A copy
+ * passes one signal to hundreds of concurrent requests; a listener each (undici, the
+ * semaphore, backoff timers) would pile up on it and trip Node's MaxListeners warning.
+ */
+class SignalLinks {
+  private readonly children = new WeakMap<AbortSignal, Set<AbortController>>();
+
+  /** A signal that aborts with `parent`; `unlink()` once the request is over. */
+  link(parent: AbortSignal | undefined): { signal: AbortSignal | undefined; unlink(): void } {
+    if (!parent) return { signal: undefined, unlink: () => undefined };
+    const child = new AbortController();
+    if (parent.aborted) {
+      child.abort(parent.reason);
+      return { signal: child.signal, unlink: () => undefined };
+    }
+    let set = this.children.get(parent);
+    if (!set) {
+      const created = new Set<AbortController>();
+      set = created;
+      this.children.set(parent, created);
+      parent.addEventListener(
+        'abort',
+        () => {
+          for (const c of created) c.abort(parent.reason);
+          created.clear();
+        },
+        { once: true },
+      );
+    }
+    const children = set;
+    children.add(child);
+    return { signal: child.signal, unlink: () => void children.delete(child) };
+  }
+}
+
 /** Sends requests to one registry; see the file comment. */
 export class Transport {
   /** The registry as named in messages (`127.0.0.1:5000`, `docker.io`). */
@@ -285,6 +321,7 @@ export class Transport {
   private readonly semaphore: Semaphore;
   private readonly auth: Authenticator;
   private readonly onRequest: RegistryOptions['onRequest'];
+  private readonly signals = new SignalLinks();
   private closed = false;
 
   constructor(options: RegistryOptions) {
@@ -405,10 +442,13 @@ export class Transport {
       retryAfter !== undefined
         ? Math.min(retryAfter * 1000, this.maxDelayMs)
         : Math.random() * Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** (attempt - 1));
+    const link = this.signals.link(req.signal);
     try {
-      await sleep(ms, undefined, req.signal ? { signal: req.signal } : {});
+      await sleep(ms, undefined, link.signal ? { signal: link.signal } : {});
     } catch (err) {
       throw this.fail('CANCELLED', req, 'cancelled', err);
+    } finally {
+      link.unlink();
     }
   }
 
@@ -442,42 +482,52 @@ export class Transport {
     // sent (an expired or revoked token): enough for any working setup, and no loops.
     let learned = false;
     let renewed = false;
-    for (let attempt = 1; ; attempt++) {
-      let failure: FerryError;
-      try {
-        const authorization =
-          req.auth === false ? undefined : await this.auth.authorization(req.scopes);
-        const res = await this.exchange(req, authorization);
-        if (res.status === 401 && req.auth !== false) {
-          const challenge = res.headers['www-authenticate'];
-          const err = await this.statusError(res, req);
-          const renewing = authorization !== undefined;
-          if (
-            !(renewing ? renewed : learned) &&
-            req.reauth !== false &&
-            this.auth.challenged(challenge, req.scopes, authorization)
-          ) {
-            if (renewing) renewed = true;
-            else learned = true;
-            if (replayable) {
-              attempt--; // an auth round trip is not a failure
-              continue;
+    // This request's signal follows the caller's until the body handed out has ended.
+    const link = this.signals.link(req.signal);
+    try {
+      for (let attempt = 1; ; attempt++) {
+        let failure: FerryError;
+        try {
+          const authorization =
+            req.auth === false ? undefined : await this.auth.authorization(req.scopes);
+          const res = await this.exchange(req, authorization, link.signal);
+          if (res.status === 401 && req.auth !== false) {
+            const challenge = res.headers['www-authenticate'];
+            const err = await this.statusError(res, req);
+            const renewing = authorization !== undefined;
+            if (
+              !(renewing ? renewed : learned) &&
+              req.reauth !== false &&
+              this.auth.challenged(challenge, req.scopes, authorization)
+            ) {
+              if (renewing) renewed = true;
+              else learned = true;
+              if (replayable) {
+                attempt--; // an auth round trip is not a failure
+                continue;
+              }
+              // The stream is spent; with renewed credentials the copy engine's retry passes.
+              throw new FerryError('UNAUTHORIZED', err.message, { temporary: true });
             }
-            // The stream is spent; with renewed credentials the copy engine's retry will pass.
-            throw new FerryError('UNAUTHORIZED', err.message, { temporary: true });
+            throw err;
           }
-          throw err;
+          if ((res.status >= 200 && res.status < 300) || req.pass?.includes(res.status)) {
+            const value = await consume(res);
+            if (res.body.readableEnded || res.body.destroyed) link.unlink();
+            else res.body.once('close', link.unlink);
+            return value;
+          }
+          failure = await this.statusError(res, req);
+        } catch (err) {
+          failure = this.toError(err, req);
         }
-        if ((res.status >= 200 && res.status < 300) || req.pass?.includes(res.status)) {
-          return await consume(res);
-        }
-        failure = await this.statusError(res, req);
-      } catch (err) {
-        failure = this.toError(err, req);
+        if (!failure.temporary || attempt >= attempts || req.signal?.aborted) throw failure;
+        this.stats.retries++;
+        await this.backoff(attempt, failure.retryAfter, req);
       }
-      if (!failure.temporary || attempt >= attempts || req.signal?.aborted) throw failure;
-      this.stats.retries++;
-      await this.backoff(attempt, failure.retryAfter, req);
+    } catch (err) {
+      link.unlink();
+      throw err;
     }
   }
 
@@ -485,10 +535,10 @@ export class Transport {
   private async exchange(
     req: TransportRequest,
     authorization: string | undefined,
+    signal: AbortSignal | undefined,
   ): Promise<TransportResponse> {
     if (this.closed) throw this.fail('INTERNAL', req, 'the registry client is closed');
-    const release =
-      req.limit === false ? () => undefined : await this.semaphore.acquire(req.signal);
+    const release = req.limit === false ? () => undefined : await this.semaphore.acquire(signal);
     try {
       let url = this.resolve(req.url);
       for (let hop = 0; ; hop++) {
@@ -503,7 +553,7 @@ export class Transport {
             method: req.method,
             headers,
             body: req.body ?? null,
-            signal: req.signal ?? null,
+            signal: signal ?? null,
           });
         } catch (err) {
           this.report(req.method, url, 0);
