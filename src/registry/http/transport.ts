@@ -311,7 +311,9 @@ export class Transport {
     resumedBytes: 0,
     tokenFetches: 0,
   };
+  /** Attempts per request (and resumes per blob download, plus one). */
   readonly attempts: number;
+  /** Time without a byte from the server before a request fails with TIMEOUT. */
   readonly idleTimeoutMs: number;
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
