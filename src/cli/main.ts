@@ -126,8 +126,8 @@ export async function main(
     return exitCode;
   } catch (err) {
     const { code, exitCode: commanderExit } = err as { code?: string; exitCode?: number };
-    // Commander printed its own message (help, version, usage errors) and set the exit code.
-    if (code?.startsWith('commander.')) return commanderExit ?? 2;
+    // Commander printed its own message: help and version exit 0, usage errors 2.
+    if (code?.startsWith('commander.')) return commanderExit === 0 ? 0 : 2;
     io.stderr.write(`ferry: ${describeError(err)}\n`);
     return 1;
   }

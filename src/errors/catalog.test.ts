@@ -6,11 +6,11 @@ describe('error catalog', () => {
   it('documents every code in docs/errors.md with its status and retry class', () => {
     const doc = readFileSync(new URL('../../docs/errors.md', import.meta.url), 'utf8');
     for (const [code, spec] of Object.entries(ERRORS)) {
-      const row = doc.split('\n').find((l) => l.startsWith(`| \`${code}\` |`));
-      expect(row, `docs/errors.md has no row for ${code}`).toBeDefined();
-      const cells = row!.split('|').map((c) => c.trim());
-      expect(cells[2], `${code} status`).toBe(String(spec.status));
-      expect(cells[3], `${code} temporary`).toBe(spec.temporary ? 'yes' : 'no');
+      const rows = doc.split('\n').map((l) => l.split('|').map((c) => c.trim()));
+      const cells = rows.find((c) => c[1] === `\`${code}\``);
+      expect(cells, `docs/errors.md has no row for ${code}`).toBeDefined();
+      expect(cells![2], `${code} status`).toBe(String(spec.status));
+      expect(cells![3], `${code} temporary`).toBe(spec.temporary ? 'yes' : 'no');
     }
   });
 

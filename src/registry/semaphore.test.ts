@@ -1,6 +1,6 @@
 // The semaphore that bounds requests in flight.
 import { describe, expect, it } from 'vitest';
-import { Semaphore } from './limit.js';
+import { Semaphore } from './semaphore.js';
 
 describe('Semaphore', () => {
   it('lets `size` holders in and queues the rest in order', async () => {
@@ -39,6 +39,6 @@ describe('Semaphore', () => {
   });
 
   it('refuses a size below one', () => {
-    expect(() => new Semaphore(0)).toThrow(/maxConcurrency/);
+    expect(() => new Semaphore(0)).toThrow(/concurrency limit must be a positive integer, got 0/);
   });
 });
