@@ -36,6 +36,7 @@ export interface CopyFlags {
   srcCa?: string;
   dstCa?: string;
   config?: string;
+  repository?: string[];
 }
 
 /** Streams the command writes to. */
@@ -164,7 +165,9 @@ export async function runCopy(
   } else {
     if (!src || !dst)
       throw new FerryError('INVALID_ARGUMENT', 'give SRC and DST (or --config FILE for sync)');
-    entries = [{ source: src, target: dst, options: flagOptions(flags) }];
+    const entry: Entry = { source: src, target: dst, options: flagOptions(flags) };
+    if (flags.repository?.length) entry.repositories = flags.repository;
+    entries = [entry];
   }
 
   const connections = new Connections(flags, env, fileRegistries);

@@ -35,6 +35,11 @@ function addCopyOptions(cmd: Command): Command {
       'skip tags matching this anchored regular expression (repeatable)',
       collect,
     )
+    .option(
+      '--repository <name>',
+      'with a registry as SRC: copy only this repository (repeatable)',
+      collect,
+    )
     .option('--dry-run', 'list what would be copied and how many bytes, write nothing')
     .option('--json', 'print the results as one JSON document on stdout')
     .option('--image-concurrency <n>', 'images copied at once (default 4)', positiveInt)

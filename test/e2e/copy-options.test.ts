@@ -211,6 +211,13 @@ describe('copy options', () => {
     await assertImageEqual(a.host, 'team/app', 'v2', c.host, 'back/multi', { fullContent: true });
   });
 
+  it('copies a list of repositories of a registry', async () => {
+    const run = await runFerry('sync', '--repository', 'team/multi', '--json', a.host, b.host);
+    expect(run.code).toBe(0);
+    const doc = JSON.parse(run.stdout) as { images: { src: string }[] };
+    expect(doc.images.map((i) => i.src)).toEqual([`${a.host}/team/multi:v1`]);
+  });
+
   it('runs a sync file', async () => {
     const file = join(dir, 'sync.yaml');
     await writeFile(
