@@ -1,0 +1,132 @@
+// Runs a command as a child process and measures it: wall-clock time, exit status, output,
+// and peak resident memory. Peak RSS comes from GNU time's `%M` when /usr/bin/time exists;
+// otherwise from the child's `VmHWM` in /proc, read every 50 ms until it exits.
+import { spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Resources } from './cleanup.js';
+
+const GNU_TIME = '/usr/bin/time';
+const OUTPUT_LIMIT = 4 * 1024 * 1024;
+
+/** How one command run went. */
+export interface Measured {
+  /** Wall-clock milliseconds from spawn to exit. */
+  ms: number;
+  /** Exit code (null when killed by a signal). */
+  code: number | null;
+  /** stdout and stderr, interleaved as they arrived (the first 4 MiB). */
+  output: string;
+  /** Peak resident set size in bytes, when it could be measured. */
+  peakRssBytes: number | undefined;
+  /** How the peak was measured. */
+  rssSource: 'gnu-time' | 'vmhwm-poll';
+}
+
+/** Runs `command args` in `cwd`, measuring it; `scratch` is a folder for GNU time's output file. */
+export async function measure(
+  resources: Resources,
+  command: string,
+  args: string[],
+  options: { cwd: string; scratch: string },
+): Promise<Measured> {
+  const gnuTime = existsSync(GNU_TIME);
+  const rssFile = join(options.scratch, `rss-${process.hrtime.bigint()}.txt`);
+  const [file, argv] = gnuTime
+    ? [GNU_TIME, ['-f', '%M', '-o', rssFile, command, ...args]]
+    : [command, args];
+  const started = process.hrtime.bigint();
+  const child = spawn(file, argv, {
+    cwd: options.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own process group, so an interrupted benchmark can end it together with its child.
+    detached: true,
+  });
+  resources.trackChild(child);
+  let output = '';
+  const collect = (b: Buffer): void => {
+    if (output.length < OUTPUT_LIMIT) output += b.toString('utf8');
+  };
+  child.stdout?.on('data', collect);
+  child.stderr?.on('data', collect);
+  let peakKiB = 0;
+  const poll = gnuTime
+    ? undefined
+    : setInterval(() => {
+        void readFile(`/proc/${child.pid}/status`, 'utf8').then(
+          (status) => {
+            const kib = Number(/^VmHWM:\s+(\d+) kB/m.exec(status)?.[1] ?? 0);
+            peakKiB = Math.max(peakKiB, kib);
+          },
+          () => undefined,
+        );
+      }, 50);
+  let ms = 0;
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', () => {
+      ms = Number(process.hrtime.bigint() - started) / 1e6;
+    });
+    // `close` waits for the pipes too, so the output is complete.
+    child.once('close', (exitCode) => resolve(exitCode));
+  });
+  if (poll) clearInterval(poll);
+  if (gnuTime) {
+    const text = await readFile(rssFile, 'utf8').catch(() => '');
+    await rm(rssFile, { force: true });
+    // GNU time writes "Command exited with non-zero status N" before the value on failure.
+    peakKiB = Number(/(\d+)\s*$/.exec(text.trim())?.[1] ?? 0);
+  }
+  return {
+    ms,
+    code,
+    output,
+    peakRssBytes: peakKiB > 0 ? peakKiB * 1024 : undefined,
+    rssSource: gnuTime ? 'gnu-time' : 'vmhwm-poll',
+  };
+}
+
+/** Throws with the tail of the output when the command did not exit 0. */
+export function assertSucceeded(what: string, run: Measured): void {
+  if (run.code === 0) return;
+  const tail = run.output.trim().split('\n').slice(-20).join('\n');
+  throw new Error(`${what} exited with ${String(run.code)}:\n${tail}`);
+}
+
+function cpuTimes(): { idle: number; total: number } {
+  // First line of /proc/stat: aggregate jiffies (user nice system idle iowait irq softirq steal …).
+  const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]?.trim().split(/\s+/).slice(1);
+  const values = (fields ?? []).map(Number);
+  const idle = (values[3] ?? 0) + (values[4] ?? 0);
+  return { idle, total: values.slice(0, 8).reduce((a, b) => a + b, 0) };
+}
+
+/** Percent of all CPUs busy over `ms` milliseconds (the benchmark itself being idle meanwhile). */
+export async function cpuBusy(ms = 500): Promise<number> {
+  const before = cpuTimes();
+  await new Promise((r) => setTimeout(r, ms));
+  const after = cpuTimes();
+  const total = after.total - before.total;
+  return total > 0 ? (100 * (total - (after.idle - before.idle))) / total : 0;
+}
+
+/**
+ * Waits (up to `maxWaitMs`) until other processes leave the CPUs mostly idle, so a timing is
+ * not shared with someone else's work; returns the last busy percentage seen.
+ */
+export async function waitForQuietCpu(
+  thresholdPercent = 15,
+  maxWaitMs = 60_000,
+  onWait?: (busy: number) => void,
+): Promise<number> {
+  const deadline = Date.now() + maxWaitMs;
+  let busy = await cpuBusy();
+  let told = false;
+  while (busy > thresholdPercent && Date.now() < deadline) {
+    if (!told) onWait?.(busy);
+    told = true;
+    busy = await cpuBusy(1000);
+  }
+  return busy;
+}
