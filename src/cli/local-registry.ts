@@ -1,7 +1,8 @@
 // Starts Debian's `docker-registry` (CNCF distribution) on loopback with its own folder and
 // port. Used by `ferry demo`, the tests and the benchmark.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, mkdtemp, open, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,17 +113,25 @@ async function startOnce(options: LocalRegistryOptions): Promise<LocalRegistry> 
   };
   const configPath = join(dir, 'config.yml');
   await writeFile(configPath, stringify(config));
+  // The registry logs to a file, not a pipe: a pipe that nobody drains (a parent blocked in
+  // spawnSync, say) fills up and then blocks the registry on its next log line.
+  const logPath = join(dir, 'registry.log');
+  const log = await open(logPath, 'w');
   const child = spawn('docker-registry', ['serve', configPath], {
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'ignore', log.fd],
   });
   const spawned = new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', reject);
   });
-  let stderr = '';
-  child.stderr?.on('data', (b: Buffer) => {
-    stderr = (stderr + b.toString()).slice(-4000);
-  });
+  await log.close(); // the child has its own copy of the descriptor
+  const stderr = (): string => {
+    try {
+      return readFileSync(logPath, 'utf8').slice(-4000);
+    } catch {
+      return '';
+    }
+  };
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((r) => child.once('exit', r));
@@ -134,7 +143,7 @@ async function startOnce(options: LocalRegistryOptions): Promise<LocalRegistry> 
   };
   try {
     await spawned;
-    await waitListening(port, child, () => stderr);
+    await waitListening(port, child, stderr);
   } catch (err) {
     await stop();
     throw err;
