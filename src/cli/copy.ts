@@ -1,7 +1,7 @@
 // `ferry copy` and `ferry sync`: copy images between registries and OCI layout folders.
 import { readFile } from 'node:fs/promises';
 import type { CliEnvironment } from '../config/env.js';
-import { readSyncFile, type EntryOptions, type RegistrySettings } from '../config/sync-file.js';
+import type { EntryOptions, RegistrySettings } from '../config/sync-file.js';
 import { FerryError, describeError } from '../errors/catalog.js';
 import { CopyEngine, type ImageResult } from '../registry/copy/engine.js';
 import { compileTagPatterns, parsePlatform } from '../registry/copy/filter.js';
@@ -11,6 +11,7 @@ import { openBackend } from '../registry/open.js';
 import type { RegistryOptions } from '../registry/options.js';
 import { parseEndpoint, type Endpoint } from '../registry/reference.js';
 import type { RegistryBackend } from '../registry/types.js';
+import { startMemoryGovernor } from './memory.js';
 import { ProgressDisplay, type Summary } from './progress.js';
 
 /** Flags shared by copy and sync (commander's parsed options). */
@@ -149,6 +150,7 @@ export async function runCopy(
   if (flags.config) {
     if (src || dst)
       throw new FerryError('INVALID_ARGUMENT', 'give either SRC DST or --config FILE, not both');
+    const { readSyncFile } = await import('../config/sync-file.js');
     const file = await readSyncFile(flags.config);
     fileRegistries = file.registries;
     const cli = flagOptions(flags);
@@ -180,6 +182,7 @@ export async function runCopy(
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new FerryError('CANCELLED', 'interrupted'));
   process.once('SIGINT', onSignal);
+  const stopGovernor = startMemoryGovernor();
   try {
     for (const entry of entries) {
       try {
@@ -191,6 +194,7 @@ export async function runCopy(
       }
     }
   } finally {
+    stopGovernor();
     process.removeListener('SIGINT', onSignal);
   }
   const summary: Summary = display.finish();
@@ -226,8 +230,8 @@ async function runEntry(
   let src: RegistryBackend | undefined;
   let dst: RegistryBackend | undefined;
   try {
-    src = openBackend(srcEndpoint, await connections.options(srcEndpoint, 'src'));
-    dst = openBackend(dstEndpoint, await connections.options(dstEndpoint, 'dst'), !o.dryRun);
+    src = await openBackend(srcEndpoint, await connections.options(srcEndpoint, 'src'));
+    dst = await openBackend(dstEndpoint, await connections.options(dstEndpoint, 'dst'), !o.dryRun);
     // Ping both first, so a wrong host or password fails once with a clear line.
     await Promise.all([src.ping(signal), dst.ping(signal)]);
     const jobs = await planJobs({

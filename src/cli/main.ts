@@ -2,8 +2,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readCliEnvironment } from '../config/env.js';
 import { describeError } from '../errors/catalog.js';
-import { runCopy, type CliIo, type CopyFlags } from './copy.js';
-import { runDemo } from './demo.js';
+import type { CliIo, CopyFlags } from './copy.js';
 
 function positiveInt(value: string): number {
   const n = Number(value);
@@ -42,7 +41,7 @@ function addCopyOptions(cmd: Command): Command {
     )
     .option('--dry-run', 'list what would be copied and how many bytes, write nothing')
     .option('--json', 'print the results as one JSON document on stdout')
-    .option('--image-concurrency <n>', 'images copied at once (default 4)', positiveInt)
+    .option('--image-concurrency <n>', 'images copied at once (default 8)', positiveInt)
     .option('--blob-concurrency <n>', 'blobs streamed at once (default 8)', positiveInt)
     .option(
       '--registry-concurrency <n>',
@@ -103,6 +102,8 @@ export async function main(
       .argument('<dst>', 'target')
       .addHelpText('after', ENDPOINT_HELP),
   ).action(async (src: string, dst: string, flags: CopyFlags) => {
+    // Commands load their modules when they run: `ferry --help` and a no-op sync start fast.
+    const { runCopy } = await import('./copy.js');
     exitCode = await runCopy(src, dst, flags, env, io);
   });
 
@@ -115,6 +116,7 @@ export async function main(
       .option('--config <file>', 'a versioned YAML sync file (see docs/sync-file.md)')
       .addHelpText('after', ENDPOINT_HELP),
   ).action(async (src: string | undefined, dst: string | undefined, flags: CopyFlags) => {
+    const { runCopy } = await import('./copy.js');
     exitCode = await runCopy(src, dst, flags, env, io);
   });
 
@@ -123,6 +125,7 @@ export async function main(
     .description('start two local registries, push sample images to one and sync them to the other')
     .option('--keep', 'keep the registries running until Ctrl-C')
     .action(async (flags: { keep?: boolean }) => {
+      const { runDemo } = await import('./demo.js');
       exitCode = await runDemo(io, Boolean(flags.keep));
     });
 

@@ -48,10 +48,11 @@ export interface CopyOptions {
   onEvent?: (event: CopyEvent) => void;
 }
 
-// Defaults: 4 images and 8 blobs at once keep two registries busy on loopback and on WAN
-// links alike, while staying below the transport's 16 requests per registry, so a blob
-// holding a source GET can always get a target PUT slot (no deadlock).
-const DEFAULT_IMAGE_CONCURRENCY = 4;
+// Defaults: 8 images and 8 blobs at once keep two registries busy on loopback and on WAN
+// links alike (an unchanged image costs two HEADs, so image concurrency sets the speed of a
+// no-op sync), while 8 streaming blobs stay below the transport's 16 requests per registry,
+// so a blob holding a source GET can always get a target PUT slot (no deadlock).
+const DEFAULT_IMAGE_CONCURRENCY = 8;
 const DEFAULT_BLOB_CONCURRENCY = 8;
 const DEFAULT_BLOB_ATTEMPTS = 5;
 const DEFAULT_BLOB_RETRY_DELAY_MS = 500;
@@ -159,7 +160,11 @@ export class CopyEngine {
     const { signal } = this.options;
     const byDigest = job.srcRef.includes(':');
     const dstRef = job.dstTag ?? job.srcRef;
-    const srcHead = await this.src.manifestHead(job.srcRepo, job.srcRef, signal);
+    // Both HEADs at once: an unchanged tag then costs one round trip.
+    const [srcHead, dstHead] = await Promise.all([
+      this.src.manifestHead(job.srcRepo, job.srcRef, signal),
+      this.dst.manifestHead(job.dstRepo, dstRef, signal),
+    ]);
     if (!srcHead) {
       throw new FerryError(
         'MANIFEST_UNKNOWN',
@@ -173,7 +178,6 @@ export class CopyEngine {
       );
     }
     result.srcDigest = srcHead.digest;
-    const dstHead = await this.dst.manifestHead(job.dstRepo, dstRef, signal);
     const filtering = this.options.platforms !== undefined && isIndexMediaType(srcHead.mediaType);
 
     // Without platform filtering the target digest must equal the source's: HEADs decide.

@@ -252,7 +252,7 @@ describe('connection failures', () => {
     expect(err.code).toBe('TIMEOUT');
     expect(err.temporary).toBe(true);
     expect(err.message).toMatch(
-      /GET manifest ns\/app:v1: no answer in time \(UND_ERR_HEADERS_TIMEOUT\)$/,
+      /GET manifest ns\/app:v1: no answer in time \(FERRY_IDLE_TIMEOUT\)$/,
     );
     // Two attempts, each waiting out the idle timeout.
     expect(sockets.length).toBeGreaterThanOrEqual(1);

@@ -1,16 +1,15 @@
-// The HTTP transport every registry operation goes through: one undici Pool per origin with
-// keep-alive, a per-registry semaphore held until a response body is done, timeouts,
+// The HTTP transport every registry operation goes through: one keep-alive connection pool
+// per origin (client.ts), a per-registry semaphore held until a response body is done, timeouts,
 // authentication, redirects, retries with backoff, and the mapping of HTTP statuses and
 // socket errors to catalog codes. Whether an error is worth retrying is decided here and
 // nowhere else (FerryError.temporary).
 import { Readable } from 'node:stream';
 import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
 import { FerryError, type ErrorCode } from '../../errors/catalog.js';
 import type { RegistryOptions } from '../options.js';
 import { Authenticator } from './auth.js';
+import { OriginPool, dump, type ResponseHeaders } from './client.js';
 import { Semaphore } from '../semaphore.js';
 
 /** Defaults for `RegistryOptions`, each with the reason for its value. */
@@ -87,8 +86,8 @@ export interface TransportRequest {
 /** A response whose body is still to be read; its slot is released when the body ends. */
 export interface TransportResponse {
   status: number;
-  headers: Dispatcher.ResponseData['headers'];
-  body: Dispatcher.ResponseData['body'];
+  headers: ResponseHeaders;
+  body: Readable;
   /** The URL that answered, after redirects (for relative Location and Link values). */
   url: URL;
 }
@@ -96,7 +95,7 @@ export interface TransportResponse {
 /** A response read whole. */
 export interface BufferedResponse {
   status: number;
-  headers: Dispatcher.ResponseData['headers'];
+  headers: ResponseHeaders;
   bytes: Buffer;
   url: URL;
 }
@@ -128,16 +127,13 @@ export function registryScheme(options: RegistryOptions): 'http' | 'https' {
 }
 
 /** The first value of a response header. */
-export function header(
-  headers: Dispatcher.ResponseData['headers'],
-  name: string,
-): string | undefined {
+export function header(headers: ResponseHeaders, name: string): string | undefined {
   const v = headers[name.toLowerCase()];
   return Array.isArray(v) ? v[0] : v;
 }
 
 /** The `rel="next"` target of a `Link` header, resolved against the page's URL. */
-export function nextLink(headers: Dispatcher.ResponseData['headers'], base: URL): URL | undefined {
+export function nextLink(headers: ResponseHeaders, base: URL): URL | undefined {
   const raw = headers.link;
   for (const value of Array.isArray(raw) ? raw : raw ? [raw] : []) {
     for (const m of value.matchAll(/<([^>]*)>\s*((?:;\s*[^;,]*)*)/g)) {
@@ -166,7 +162,7 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
 /** Reads and drops what is left of a body, so its connection and slot come back. */
 export async function discard(res: TransportResponse): Promise<void> {
   try {
-    await res.body.dump({ limit: ERROR_BODY_LIMIT });
+    await dump(res.body, ERROR_BODY_LIMIT);
   } catch {
     // dump() destroys the body when it is large or broken; either way the slot is freed.
   }
@@ -203,17 +199,9 @@ const TRANSIENT_CODES = new Set([
   'EHOSTUNREACH',
   'ENETUNREACH',
   'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  'ETIMEDOUT',
-]);
+const TIMEOUT_CODES = new Set(['FERRY_CONNECT_TIMEOUT', 'FERRY_IDLE_TIMEOUT', 'ETIMEDOUT']);
 
 function errorCode(err: unknown): string | undefined {
   for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
@@ -319,7 +307,7 @@ export class Transport {
   private readonly maxDelayMs: number;
   private readonly connectTimeoutMs: number;
   private readonly ca: string[] | undefined;
-  private readonly pools = new Map<string, Pool>();
+  private readonly pools = new Map<string, OriginPool>();
   private readonly semaphore: Semaphore;
   private readonly auth: Authenticator;
   private readonly onRequest: RegistryOptions['onRequest'];
@@ -421,7 +409,7 @@ export class Transport {
     if (code !== undefined && TRANSIENT_CODES.has(code)) {
       return this.fail('CONNECTION_FAILED', req, `${message} (${code})`, err);
     }
-    if (code === 'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH') {
+    if (code === 'ERR_HTTP_CONTENT_LENGTH_MISMATCH') {
       return this.fail('SIZE_MISMATCH', req, 'the body is not the declared length', err);
     }
     // TLS verification and other socket errors: a new attempt meets the same certificate.
@@ -459,18 +447,7 @@ export class Transport {
     this.closed = true;
     const pools = [...this.pools.values()];
     this.pools.clear();
-    await Promise.all(
-      pools.map(async (pool) => {
-        const timer = setTimeout(() => void pool.destroy().catch(() => undefined), 1000);
-        try {
-          await pool.close();
-        } catch {
-          // Destroyed by the timer.
-        } finally {
-          clearTimeout(timer);
-        }
-      }),
-    );
+    await Promise.all(pools.map((pool) => pool.close()));
   }
 
   /** The retry loop: auth, one exchange, error mapping, backoff. */
@@ -548,7 +525,7 @@ export class Transport {
         // Credentials go to the registry only, never to a CDN or storage it redirects to.
         if (authorization !== undefined && url.origin === this.origin)
           headers.authorization = authorization;
-        let res: Dispatcher.ResponseData;
+        let res: Awaited<ReturnType<OriginPool['request']>>;
         try {
           res = await this.pool(url.origin).request({
             path: `${url.pathname}${url.search}`,
@@ -569,7 +546,7 @@ export class Transport {
           location !== undefined &&
           hop < MAX_REDIRECTS
         ) {
-          await res.body.dump();
+          await dump(res.body, ERROR_BODY_LIMIT);
           url = new URL(location, url);
           continue;
         }
@@ -596,17 +573,14 @@ export class Transport {
     }
   }
 
-  private pool(origin: string): Pool {
+  private pool(origin: string): OriginPool {
     let pool = this.pools.get(origin);
     if (!pool) {
-      pool = new Pool(origin, {
-        connect: {
-          timeout: this.connectTimeoutMs,
-          ...(this.ca !== undefined && origin.startsWith('https:') ? { ca: this.ca } : {}),
-        },
-        headersTimeout: this.idleTimeoutMs,
-        bodyTimeout: this.idleTimeoutMs,
-        keepAliveTimeout: DEFAULTS.keepAliveMs,
+      pool = new OriginPool(origin, {
+        connectTimeoutMs: this.connectTimeoutMs,
+        idleTimeoutMs: this.idleTimeoutMs,
+        keepAliveMs: DEFAULTS.keepAliveMs,
+        ...(this.ca !== undefined && origin.startsWith('https:') ? { ca: this.ca } : {}),
       });
       this.pools.set(origin, pool);
     }
