@@ -296,7 +296,7 @@ export async function blobPut(
   const mode = options.mode ?? 'monolithic';
   const what = `PUT blob ${repo}@${desc.digest}`;
   const signal = options.signal;
-  // Keep the stream's own error: undici may report the abort in its own words.
+  // Keep the stream's own error: the HTTP client may report the abort in its own words.
   let bodyError: unknown;
   const onError = (err: unknown): void => {
     bodyError ??= err;
@@ -351,11 +351,11 @@ export async function blobPut(
   } catch (err) {
     if (!body.destroyed) body.destroy();
     if (location !== undefined) await uploadCancel(t, repo, location);
-    // undici destroys the body with its own errors too (e.g. a length mismatch): those are
+    // The HTTP client fails the body with its own errors too (a length mismatch): those are
     // mapped like any transport error; anything else came from the caller's stream.
     if (
       bodyError !== undefined &&
-      !/^UND_ERR/.test(String((bodyError as { code?: unknown }).code))
+      (bodyError as { code?: unknown }).code !== 'ERR_HTTP_CONTENT_LENGTH_MISMATCH'
     ) {
       throw bodyError instanceof FerryError
         ? bodyError

@@ -249,7 +249,7 @@ const NOT_FOUND_CODES: ReadonlySet<string> = new Set([
 
 /**
  * Child AbortSignals that follow a caller's signal through one listener per signal. A copy
- * passes one signal to hundreds of concurrent requests; a listener each (undici, the
+ * passes one signal to hundreds of concurrent requests; a listener each (the HTTP request, the
  * semaphore, backoff timers) would pile up on it and trip Node's MaxListeners warning.
  */
 class SignalLinks {
@@ -397,7 +397,7 @@ export class Transport {
     );
   }
 
-  /** Maps anything thrown by undici or a stream to a FerryError with a catalog code. */
+  /** Maps anything thrown by the HTTP client or a stream to a FerryError with a catalog code. */
   toError(err: unknown, req: Pick<TransportRequest, 'what' | 'signal'>): FerryError {
     if (err instanceof FerryError) return err;
     if (req.signal?.aborted) return this.fail('CANCELLED', req, 'cancelled', err);
