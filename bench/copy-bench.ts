@@ -18,7 +18,13 @@ import {
   type Workload,
 } from '../test/helpers/images.js';
 import { Resources } from './cleanup.js';
-import { assertSucceeded, measure, waitForQuietCpu, type Measured } from './measure.js';
+import {
+  assertSucceeded,
+  measure,
+  startCpuProbe,
+  waitForQuietCpu,
+  type Measured,
+} from './measure.js';
 import { planFromWorkload, rawCopy, type RawPlan } from './raw-copy.js';
 import {
   describeWorkload,
@@ -99,14 +105,22 @@ function parseOptions(argv: string[]): Options {
  * writes do not land inside the next timing) and waits for other processes to leave the CPUs
  * idle. Returns how busy they were, for the record.
  */
-async function settle(bench: Bench): Promise<number> {
+async function settle(bench: Bench): Promise<void> {
   // Not spawnSync: a blocked event loop stops draining the registries' stderr pipes.
   await new Promise((resolve) => spawn('sync', { stdio: 'ignore' }).once('close', resolve));
   const busy = await waitForQuietCpu(15, 60_000, (b) =>
     log(`CPUs ${b.toFixed(0)}% busy with other work; waiting up to 60 s for quiet`),
   );
   bench.busyBefore.push(busy);
-  return busy;
+}
+
+/** Runs one timed section after `settle`, recording how much CPU other processes took meanwhile. */
+async function timing<T>(bench: Bench, target: LocalRegistry, fn: () => Promise<T>): Promise<T> {
+  await settle(bench);
+  const probe = await startCpuProbe([bench.source.pid, target.pid]);
+  const result = await fn();
+  bench.othersDuring.push(await probe.othersPercent());
+  return result;
 }
 
 function log(message: string): void {
@@ -136,17 +150,21 @@ interface Bench {
   skopeoGroups: Map<string, string[]>;
   /** CPU busy percentages seen just before each timing. */
   busyBefore: number[];
+  /** Percent of the CPUs other processes used during each timing. */
+  othersDuring: number[];
 }
 
 async function timeFerry(bench: Bench, target: LocalRegistry): Promise<ToolRun> {
   const args = [bench.ferry, 'sync', bench.source.host, target.host];
   const opts = { cwd: ROOT, scratch: bench.scratch };
-  await settle(bench);
-  const first = await measure(bench.resources, process.execPath, args, opts);
+  const first = await timing(bench, target, () =>
+    measure(bench.resources, process.execPath, args, opts),
+  );
   assertSucceeded('ferry sync', first);
   await verifyCopyOrThrow(bench, target, 'ferry');
-  await settle(bench);
-  const again = await measure(bench.resources, process.execPath, args, opts);
+  const again = await timing(bench, target, () =>
+    measure(bench.resources, process.execPath, args, opts),
+  );
   assertSucceeded('ferry sync (no-op re-run)', again);
   await verifyCopyOrThrow(bench, target, 'ferry no-op');
   const notes = [`copy: \`${ferrySummary(first)}\``, `re-run: \`${ferrySummary(again)}\``];
@@ -217,21 +235,20 @@ function skopeoActivity(run: Measured): string {
 }
 
 async function timeSkopeo(bench: Bench, target: LocalRegistry): Promise<ToolRun> {
-  await settle(bench);
-  const first = await skopeoSync(bench, target);
+  const first = await timing(bench, target, () => skopeoSync(bench, target));
   await verifyCopyOrThrow(bench, target, 'skopeo');
-  await settle(bench);
-  const again = await skopeoSync(bench, target);
+  const again = await timing(bench, target, () => skopeoSync(bench, target));
   await verifyCopyOrThrow(bench, target, 'skopeo no-op');
   const notes = [`copy: ${skopeoActivity(first)}`, `re-run: ${skopeoActivity(again)}`];
   return { ms: first.ms, noopMs: again.ms, peakRssBytes: first.peakRssBytes, notes };
 }
 
 async function timeRaw(bench: Bench, target: LocalRegistry): Promise<ToolRun> {
-  await settle(bench);
-  const started = process.hrtime.bigint();
-  const stats = await rawCopy(bench.plan, bench.source.url, target.url);
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const { stats, ms } = await timing(bench, target, async () => {
+    const started = process.hrtime.bigint();
+    const copied = await rawCopy(bench.plan, bench.source.url, target.url);
+    return { stats: copied, ms: Number(process.hrtime.bigint() - started) / 1e6 };
+  });
   await verifyCopyOrThrow(bench, target, 'raw');
   const notes = [
     `${stats.blobs} blob uploads (${megabytes(stats.bytes)}), ${stats.manifests} manifests, in process`,
@@ -261,6 +278,7 @@ async function timedRuns(bench: Bench, options: Options): Promise<RunRecord[]> {
     );
     const record: RunRecord = { run, order };
     bench.busyBefore = [];
+    bench.othersDuring = [];
     for (const tool of order) {
       const result = await bench.resources.withRegistry((target) => timers[tool](bench, target));
       record[tool] = result;
@@ -268,6 +286,7 @@ async function timedRuns(bench: Bench, options: Options): Promise<RunRecord[]> {
       log(`run ${run}/${options.runs} ${tool}: ${seconds(result.ms)}${noop}`);
     }
     record.maxBusyBefore = Math.max(...bench.busyBefore);
+    record.maxOthersDuring = Math.max(...bench.othersDuring);
     records.push(record);
   }
   return records;
@@ -295,17 +314,16 @@ async function memoryRuns(
     for (const tool of (['ferry', 'skopeo'] as const).filter((t) => tools.includes(t))) {
       for (const { layer, image } of images) {
         const record = await bench.resources.withRegistry(async (target) => {
-          await settle(bench);
           const ref = (host: string): string => `${host}/${image.repository}:v1`;
-          const run =
+          const run = await timing(bench, target, () =>
             tool === 'ferry'
-              ? await measure(
+              ? measure(
                   bench.resources,
                   process.execPath,
                   [bench.ferry, 'copy', ref(bench.source.host), ref(target.host)],
                   { cwd: ROOT, scratch: bench.scratch },
                 )
-              : await measure(
+              : measure(
                   bench.resources,
                   'skopeo',
                   [
@@ -317,7 +335,8 @@ async function memoryRuns(
                     `docker://${ref(target.host)}`,
                   ],
                   { cwd: ROOT, scratch: bench.scratch },
-                );
+                ),
+          );
           assertSucceeded(`${tool} copy of ${image.repository}:v1`, run);
           await verifyCopy(bench.source.url, target.url, [image]);
           return {
@@ -441,6 +460,7 @@ async function main(): Promise<void> {
       plan: planFromWorkload(workload),
       skopeoGroups: groupByParent(workload.repositories),
       busyBefore: [],
+      othersDuring: [],
     };
     const runs = await timedRuns(bench, options);
     const memory = options.memory

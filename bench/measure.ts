@@ -130,3 +130,42 @@ export async function waitForQuietCpu(
   }
   return busy;
 }
+
+async function ticksOf(pid: number | 'self'): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  // After the parenthesised name: state is field 3; utime, stime, cutime, cstime are 14-17.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number): number => Number(f[n - 3] ?? 0);
+  // cutime/cstime hold the children this process has waited for (the timed commands, and
+  // through /usr/bin/time their own children).
+  return field(14) + field(15) + field(16) + field(17);
+}
+
+/** A start point for measuring how much CPU other processes took during a timing. */
+export interface CpuProbe {
+  /** Percent of all CPUs' capacity used, since the start, by processes other than ours. */
+  othersPercent(): Promise<number>;
+}
+
+/**
+ * Starts a probe: the machine's busy time minus this process's, its waited children's and
+ * `pids`' (the registries), so what is left is someone else's work sharing the CPUs.
+ */
+export async function startCpuProbe(pids: readonly number[]): Promise<CpuProbe> {
+  const ours = async (): Promise<number> => {
+    let sum = await ticksOf('self');
+    for (const pid of pids) sum += await ticksOf(pid);
+    return sum;
+  };
+  const machine0 = cpuTimes();
+  const ours0 = await ours();
+  return {
+    async othersPercent(): Promise<number> {
+      const machine1 = cpuTimes();
+      const ours1 = await ours();
+      const total = machine1.total - machine0.total;
+      const busy = total - (machine1.idle - machine0.idle);
+      return total > 0 ? Math.max(0, (100 * (busy - (ours1 - ours0))) / total) : 0;
+    },
+  };
+}

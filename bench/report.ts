@@ -22,6 +22,8 @@ export interface RunRecord {
   order: string[];
   /** The busiest the CPUs were (other processes) just before one of this run's timings, in percent. */
   maxBusyBefore?: number;
+  /** The most CPU other processes took during one of this run's timings, in percent of all CPUs. */
+  maxOthersDuring?: number;
   ferry?: ToolRun;
   skopeo?: ToolRun;
   raw?: ToolRun;
@@ -100,6 +102,10 @@ function ratio(a: number | undefined, b: number | undefined): number | undefined
 function check(value: number | undefined, limit: number): SummaryRow['result'] {
   if (value === undefined) return 'n/a';
   return value <= limit ? 'PASS' : 'MISS';
+}
+
+function percent(value: number | undefined): string {
+  return value === undefined ? 'n/a' : `${value.toFixed(0)}%`;
 }
 
 function times(value: number | undefined): string {
@@ -189,7 +195,7 @@ export function runsTable(result: BenchResult): string {
       'skopeo no-op',
       'raw',
       'ferry peak RSS',
-      'CPU busy before',
+      'Others’ CPU before / during',
     ],
     result.runs.map((r) => [
       String(r.run),
@@ -200,7 +206,7 @@ export function runsTable(result: BenchResult): string {
       seconds(r.skopeo?.noopMs),
       seconds(r.raw?.ms),
       megabytes(r.ferry?.peakRssBytes),
-      r.maxBusyBefore === undefined ? 'n/a' : `≤ ${r.maxBusyBefore.toFixed(0)}%`,
+      `≤ ${percent(r.maxBusyBefore)} / ≤ ${percent(r.maxOthersDuring)}`,
     ]),
   );
 }
