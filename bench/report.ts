@@ -195,7 +195,7 @@ export function runsTable(result: BenchResult): string {
       'skopeo no-op',
       'raw',
       'ferry peak RSS',
-      'Others’ CPU before / during',
+      "Others' CPU before / during",
     ],
     result.runs.map((r) => [
       String(r.run),
