@@ -11,7 +11,7 @@ import { openBackend } from '../registry/open.js';
 import type { RegistryOptions } from '../registry/options.js';
 import { parseEndpoint, type Endpoint } from '../registry/reference.js';
 import type { RegistryBackend } from '../registry/types.js';
-import { startMemoryGovernor } from './memory.js';
+import { memoryGovernor } from './memory.js';
 import { ProgressDisplay, type Summary } from './progress.js';
 
 /** Flags shared by copy and sync (commander's parsed options). */
@@ -182,7 +182,6 @@ export async function runCopy(
   const controller = new AbortController();
   const onSignal = (): void => controller.abort(new FerryError('CANCELLED', 'interrupted'));
   process.once('SIGINT', onSignal);
-  const stopGovernor = startMemoryGovernor();
   try {
     for (const entry of entries) {
       try {
@@ -194,7 +193,6 @@ export async function runCopy(
       }
     }
   } finally {
-    stopGovernor();
     process.removeListener('SIGINT', onSignal);
   }
   const summary: Summary = display.finish();
@@ -219,6 +217,7 @@ async function runEntry(
   display: ProgressDisplay,
   signal: AbortSignal,
 ): Promise<ImageResult[]> {
+  const collectGarbage = memoryGovernor();
   const srcEndpoint = parseEndpoint(entry.source);
   const dstEndpoint = parseEndpoint(entry.target);
   const o = entry.options;
@@ -253,7 +252,10 @@ async function runEntry(
       ...(flags.retries ? { blobAttempts: flags.retries } : {}),
       ...(flags.uploadMode ? { uploadMode: flags.uploadMode } : {}),
       signal,
-      onEvent: display.onEvent,
+      onEvent: (event) => {
+        if (event.type === 'blob-progress' && event.delta > 0) collectGarbage(event.delta);
+        display.onEvent(event);
+      },
     });
     return await engine.copyImages(jobs);
   } finally {

@@ -1,15 +1,16 @@
 // Keeps a long copy's memory flat. Every chunk read from a socket is a new Buffer that V8
 // frees only when a garbage collection runs; while blobs stream at hundreds of MB/s, tens of
 // MB of dead buffers pile up between V8's own collections. A young-generation collection
-// when more than a few MB of buffers are alive frees them early, for well under 1 ms each.
+// every few MB streamed frees them early. Driven by the bytes the copy reports, so nothing
+// polls while the copy waits.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
 type Gc = (options?: { type?: 'minor' | 'major' }) => void;
 
-// Dead-buffer bytes tolerated before a collection, and how often to look.
-const THRESHOLD_BYTES = 4 * 1024 * 1024;
-const INTERVAL_MS = 10;
+// Bytes streamed between collections: a young-generation collection costs well under a
+// millisecond, so one every 8 MB is noise next to hashing 8 MB (about 5 ms).
+const BYTES_PER_COLLECTION = 8 * 1024 * 1024;
 
 let gc: Gc | undefined;
 
@@ -25,13 +26,16 @@ function exposeGc(): Gc | undefined {
   return gc;
 }
 
-/** Starts collecting dead buffers while a copy runs; call the returned function to stop. */
-export function startMemoryGovernor(): () => void {
+/** Returns a function to call with each count of bytes streamed; it collects dead buffers. */
+export function memoryGovernor(): (bytes: number) => void {
   const collect = exposeGc();
   if (!collect) return () => undefined;
-  const timer = setInterval(() => {
-    if (process.memoryUsage().arrayBuffers > THRESHOLD_BYTES) collect({ type: 'minor' });
-  }, INTERVAL_MS);
-  timer.unref();
-  return () => clearInterval(timer);
+  let since = 0;
+  return (bytes) => {
+    since += bytes;
+    if (since >= BYTES_PER_COLLECTION) {
+      since = 0;
+      collect({ type: 'minor' });
+    }
+  };
 }

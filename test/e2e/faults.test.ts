@@ -86,14 +86,23 @@ describe('faults between Ferry and the registries', () => {
     status: s,
     ...(headers ? { headers } : {}),
   });
-  // [name, path, method on the source side, method on the target side, fault]
-  const transient: Array<[string, RegExp, string, string, Fault]> = [
-    ['503 on the ping', /^\/v2\/?$/, 'GET', 'GET', status(503)],
-    ['500 on manifests', /\/manifests\//, 'GET', 'PUT', status(500)],
-    ['503 on manifest HEADs', /\/manifests\//, 'HEAD', 'HEAD', status(503)],
-    ['503 on blobs', /\/blobs\/sha256:/, 'GET', 'HEAD', status(503)],
-    ['429 with Retry-After', /\/manifests\//, 'HEAD', 'HEAD', status(429, { 'Retry-After': '1' })],
-    ['429 without Retry-After', /\/blobs\/sha256:/, 'GET', 'HEAD', status(429)],
+  // [name, fault, [path, method] on the source side, [path, method] on the target side]
+  const manifests = /\/manifests\//;
+  const blobs = /\/blobs\/sha256:/;
+  const uploads = /\/blobs\/uploads\/$/;
+  const transient: Array<[string, Fault, [RegExp, string], [RegExp, string]]> = [
+    ['503 on the ping', status(503), [/^\/v2\/?$/, 'GET'], [/^\/v2\/?$/, 'GET']],
+    ['500 on manifests', status(500), [manifests, 'GET'], [manifests, 'PUT']],
+    ['503 on manifest HEADs', status(503), [manifests, 'HEAD'], [manifests, 'HEAD']],
+    // A new target repository gets no blob HEADs: its upload start is faulted instead.
+    ['503 on blobs', status(503), [blobs, 'GET'], [uploads, 'POST']],
+    [
+      '429 with Retry-After',
+      status(429, { 'Retry-After': '1' }),
+      [manifests, 'HEAD'],
+      [manifests, 'HEAD'],
+    ],
+    ['429 without Retry-After', status(429), [blobs, 'GET'], [uploads, 'POST']],
   ];
 
   describe.each([['source'], ['target']] as const)('on the %s side', (side) => {
@@ -101,8 +110,8 @@ describe('faults between Ferry and the registries', () => {
 
     it.each(transient)(
       '%s: retried, then exact',
-      async (_name, path, srcMethod, dstMethod, fault) => {
-        const method = side === 'source' ? srcMethod : dstMethod;
+      async (_name, fault, srcRule, dstRule) => {
+        const [path, method] = side === 'source' ? srcRule : dstRule;
         const rule = proxy().addRule({ method, path, times: 2, fault });
         const out = await copy(small);
         expect(rule.hits).toBe(2);

@@ -110,6 +110,10 @@ export class CopyEngine {
   private readonly blobWork = new Map<string, Promise<'copied' | 'mounted' | 'skipped'>>();
   /** A target repository that already holds each digest, for cross-repository mounts. */
   private readonly dstHolder = new Map<string, string>();
+  /** Uploads in flight per digest (any target repository), so a shared layer streams once. */
+  private readonly uploading = new Map<string, Promise<unknown>>();
+  /** Per target repository: did it have no tags when this run first looked? */
+  private readonly dstRepoNew = new Map<string, Promise<boolean>>();
   /** Child manifests already present at the target in this run, per `repo@digest`. */
   private readonly manifestWork = new Map<string, Promise<void>>();
   private readonly mountWithinTarget: boolean;
@@ -285,7 +289,12 @@ export class CopyEngine {
     plan: { bytesTotal: number },
   ): Promise<void> {
     const { signal } = this.options;
-    if (await this.dst.manifestHead(job.dstRepo, desc.digest, signal)) return;
+    if (
+      !(await this.isNewTargetRepo(job.dstRepo)) &&
+      (await this.dst.manifestHead(job.dstRepo, desc.digest, signal))
+    ) {
+      return;
+    }
     const manifest = await this.src.manifestGet(job.srcRepo, desc.digest, signal);
     if (manifest.bytes.length !== desc.size) {
       throw new FerryError(
@@ -340,12 +349,19 @@ export class CopyEngine {
     plan: { bytesTotal: number },
   ): Promise<'copied' | 'mounted' | 'skipped'> {
     const { signal } = this.options;
-    const size = await this.dst.blobHead(dstRepo, desc.digest, signal);
-    if (size !== undefined) return 'skipped';
+    // A repository the target did not have holds no blobs yet: skip the HEAD (a fresh mirror
+    // would otherwise spend one round trip per blob learning that).
+    if (!(await this.isNewTargetRepo(dstRepo))) {
+      const size = await this.dst.blobHead(dstRepo, desc.digest, signal);
+      if (size !== undefined) return 'skipped';
+    }
     if (this.options.dryRun) {
       plan.bytesTotal += desc.size;
       return 'copied';
     }
+    // Another repository is receiving the same blob right now: wait, then mount from it.
+    const other = this.uploading.get(desc.digest);
+    if (other) await other.catch(() => undefined);
     const holder = this.dstHolder.get(desc.digest);
     if (holder !== undefined && this.mountWithinTarget && holder !== dstRepo) {
       if (await this.dst.blobMount(dstRepo, desc.digest, holder, signal)) return 'mounted';
@@ -355,8 +371,28 @@ export class CopyEngine {
     }
     plan.bytesTotal += desc.size;
     this.emit({ type: 'image-bytes-total', image, total: plan.bytesTotal });
-    await this.blobLimit.run(() => this.streamBlob(srcRepo, dstRepo, desc, image));
+    const upload = this.blobLimit.run(() => this.streamBlob(srcRepo, dstRepo, desc, image));
+    this.uploading.set(desc.digest, upload);
+    try {
+      await upload;
+    } finally {
+      if (this.uploading.get(desc.digest) === upload) this.uploading.delete(desc.digest);
+    }
+    this.dstHolder.set(desc.digest, dstRepo);
     return 'copied';
+  }
+
+  /** True when the target repository had no tags when first asked (so holds nothing). */
+  private isNewTargetRepo(dstRepo: string): Promise<boolean> {
+    let known = this.dstRepoNew.get(dstRepo);
+    if (!known) {
+      known = this.dst.tagList(dstRepo, this.options.signal).then(
+        (tags) => tags.length === 0,
+        () => false, // cannot tell: fall back to HEADs
+      );
+      this.dstRepoNew.set(dstRepo, known);
+    }
+    return known;
   }
 
   /** Streams a blob from source to target through a digest check, retrying temporary failures. */
