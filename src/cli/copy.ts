@@ -231,16 +231,20 @@ async function runEntry(
   try {
     src = await openBackend(srcEndpoint, await connections.options(srcEndpoint, 'src'));
     dst = await openBackend(dstEndpoint, await connections.options(dstEndpoint, 'dst'), !o.dryRun);
-    // Ping both first, so a wrong host or password fails once with a clear line.
-    await Promise.all([src.ping(signal), dst.ping(signal)]);
-    const jobs = await planJobs({
-      src,
-      srcEndpoint,
-      dstEndpoint,
-      tags,
-      ...(entry.repositories ? { repositories: entry.repositories } : {}),
-      signal,
-    });
+    // Ping both sides while the source is listed, so a wrong host or password fails once
+    // with a clear line, without adding a round trip to every run.
+    const [, , jobs] = await Promise.all([
+      src.ping(signal),
+      dst.ping(signal),
+      planJobs({
+        src,
+        srcEndpoint,
+        dstEndpoint,
+        tags,
+        ...(entry.repositories ? { repositories: entry.repositories } : {}),
+        signal,
+      }),
+    ]);
     display.setTotal(jobs.length);
     const engine = new CopyEngine(src, dst, {
       ...(o.override ? { override: true } : {}),
