@@ -108,16 +108,13 @@ describe('faults between Ferry and the registries', () => {
   describe.each([['source'], ['target']] as const)('on the %s side', (side) => {
     const proxy = (): FaultProxy => (side === 'source' ? pa : pb);
 
-    it.each(transient)(
-      '%s: retried, then exact',
-      async (_name, fault, srcRule, dstRule) => {
-        const [path, method] = side === 'source' ? srcRule : dstRule;
-        const rule = proxy().addRule({ method, path, times: 2, fault });
-        const out = await copy(small);
-        expect(rule.hits).toBe(2);
-        await expectExact(small, out);
-      },
-    );
+    it.each(transient)('%s: retried, then exact', async (_name, fault, srcRule, dstRule) => {
+      const [path, method] = side === 'source' ? srcRule : dstRule;
+      const rule = proxy().addRule({ method, path, times: 2, fault });
+      const out = await copy(small);
+      expect(rule.hits).toBe(2);
+      await expectExact(small, out);
+    });
 
     it('a registry that accepts the connection and never answers: timed out, retried', async () => {
       const rule = proxy().addRule({

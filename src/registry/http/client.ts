@@ -169,14 +169,18 @@ export class OriginPool {
 }
 
 /** Reads and drops up to `limit` bytes of a body, then destroys what is left. */
-export async function dump(body: Readable, limit: number): Promise<void> {
-  let seen = 0;
-  try {
-    for await (const chunk of body) {
-      seen += (chunk as Buffer).length;
-      if (seen > limit) break;
-    }
-  } finally {
-    if (!body.readableEnded) body.destroy();
-  }
+export function dump(body: Readable, limit: number): Promise<void> {
+  // Events rather than an async iterator: this runs for every HEAD and every small answer.
+  if (body.readableEnded || body.destroyed) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    body.on('data', (chunk: Buffer) => {
+      seen += chunk.length;
+      if (seen > limit) body.destroy();
+    });
+    body.once('end', resolve);
+    body.once('close', resolve);
+    body.once('error', () => resolve());
+    body.resume();
+  });
 }
