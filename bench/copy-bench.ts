@@ -44,7 +44,7 @@ import {
   type ToolRun,
   type WorkloadFacts,
 } from './report.js';
-import { verifyCopy } from './verify.js';
+import { skopeoSyncArgs, verifyCopy } from './verify.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -193,24 +193,10 @@ async function skopeoSync(bench: Bench, target: LocalRegistry): Promise<Measured
     };
     await writeFile(yamlFile, stringify(source));
     const dest = parent === '.' ? target.host : `${target.host}/${parent}`;
-    const run = await measure(
-      bench.resources,
-      'skopeo',
-      [
-        'sync',
-        '--all',
-        '--preserve-digests',
-        '--src-tls-verify=false',
-        '--dest-tls-verify=false',
-        '--src',
-        'yaml',
-        '--dest',
-        'docker',
-        yamlFile,
-        dest,
-      ],
-      { cwd: ROOT, scratch: bench.scratch },
-    );
+    const run = await measure(bench.resources, 'skopeo', skopeoSyncArgs(yamlFile, dest), {
+      cwd: ROOT,
+      scratch: bench.scratch,
+    });
     assertSucceeded(`skopeo sync to ${dest}`, run);
     ms += run.ms;
     peak = Math.max(peak, run.peakRssBytes ?? 0);

@@ -20,7 +20,7 @@ import { stringify } from 'yaml';
 import { generateWorkload } from '../test/helpers/images.js';
 import { Resources } from './cleanup.js';
 import { markdownTable } from './report.js';
-import { verifyCopy } from './verify.js';
+import { skopeoSyncArgs, verifyCopy } from './verify.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const MiB = 1024 * 1024;
@@ -183,22 +183,7 @@ async function main(): Promise<void> {
             file,
             stringify({ [src]: { 'tls-verify': false, 'images-by-tag-regex': images } }),
           );
-          commands.push([
-            'skopeo',
-            [
-              'sync',
-              '--all',
-              '--preserve-digests',
-              '--src-tls-verify=false',
-              '--dest-tls-verify=false',
-              '--src',
-              'yaml',
-              '--dest',
-              'docker',
-              file,
-              `${dst}/${parent}`,
-            ],
-          ]);
+          commands.push(['skopeo', skopeoSyncArgs(file, `${dst}/${parent}`)]);
         }
         return commands;
       });

@@ -90,3 +90,20 @@ export async function verifyCopy(
     throw new Error(`incomplete copy at ${dstUrl}:\n  ${shown}${more}`);
   }
 }
+
+/** skopeo's arguments for syncing the repositories a YAML source file lists into `dest`. */
+export function skopeoSyncArgs(yamlFile: string, dest: string): string[] {
+  return [
+    'sync',
+    '--all',
+    '--preserve-digests',
+    '--src-tls-verify=false',
+    '--dest-tls-verify=false',
+    '--src',
+    'yaml',
+    '--dest',
+    'docker',
+    yamlFile,
+    dest,
+  ];
+}
