@@ -195,17 +195,20 @@ describe('faults between Ferry and the registries', () => {
     },
   );
 
-  it('target: a reset while uploading a large blob starts that blob again, then exact', async () => {
-    const rule = pb.addRule({
-      method: 'PUT',
-      path: /\/blobs\/uploads\//,
-      times: 1,
-      fault: { type: 'reset' },
-    });
-    const out = await copy(big);
-    expect(rule.hits).toBe(1);
-    await expectExact(big, out);
-  });
+  it.each([['reset'], ['close']] as const)(
+    'target: a %s while uploading a large blob starts that blob again, then exact',
+    async (type) => {
+      const rule = pb.addRule({
+        method: 'PUT',
+        path: /\/blobs\/uploads\//,
+        times: 1,
+        fault: { type },
+      });
+      const out = await copy(big);
+      expect(rule.hits).toBe(1);
+      await expectExact(big, out);
+    },
+  );
 
   it('source: a blob served corrupted fails with DIGEST_MISMATCH and the tag never appears', async () => {
     const layer = small.blobs.find((d) => d.size === 40_000)!;
