@@ -378,6 +378,7 @@ export class CopyEngine {
     } finally {
       if (this.uploading.get(desc.digest) === upload) this.uploading.delete(desc.digest);
     }
+    // Set here, not only when copyBlob settles: a waiter on `uploading` resumes first.
     this.dstHolder.set(desc.digest, dstRepo);
     return 'copied';
   }
