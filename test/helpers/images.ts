@@ -319,6 +319,19 @@ export async function pushImage(
     layers,
     ...(spec.annotations && format === 'oci' ? { annotations: spec.annotations } : {}),
   });
+  return pushPushed(baseUrl, repo, tag, mediaType, manifest, [config, ...layers], { platform });
+}
+
+/** Pushes a manifest under its tag (or its digest) and describes what was pushed. */
+async function pushPushed(
+  baseUrl: string,
+  repo: string,
+  tag: string | undefined,
+  mediaType: string,
+  manifest: Buffer,
+  blobs: Descriptor[],
+  extra: { platform?: Platform; children?: PushedImage[] } = {},
+): Promise<PushedImage> {
   const digest = await pushManifest(
     baseUrl,
     repo,
@@ -326,15 +339,19 @@ export async function pushImage(
     mediaType,
     manifest,
   );
-  return {
+  const descriptor: Descriptor = { mediaType, digest, size: manifest.length };
+  if (extra.platform) descriptor.platform = extra.platform;
+  const pushed: PushedImage = {
     repository: repo,
     tag,
     digest,
     mediaType,
     manifest,
-    descriptor: { mediaType, digest, size: manifest.length, platform },
-    blobs: [config, ...layers],
+    descriptor,
+    blobs,
   };
+  if (extra.children) pushed.children = extra.children;
+  return pushed;
 }
 
 /** One platform of an index or manifest list. */
@@ -369,23 +386,17 @@ export async function pushIndex(
     mediaType,
     manifests: pushed.map((c) => c.descriptor),
   });
-  const digest = await pushManifest(
+  return pushPushed(
     baseUrl,
     repo,
-    tag ?? sha256Digest(manifest),
-    mediaType,
-    manifest,
-  );
-  return {
-    repository: repo,
     tag,
-    digest,
     mediaType,
     manifest,
-    descriptor: { mediaType, digest, size: manifest.length },
-    blobs: uniqueBlobs(pushed.flatMap((c) => c.blobs)),
-    children: pushed,
-  };
+    uniqueBlobs(pushed.flatMap((c) => c.blobs)),
+    {
+      children: pushed,
+    },
+  );
 }
 
 /** What `pushArtifact` attaches to a subject. */

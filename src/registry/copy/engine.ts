@@ -538,7 +538,7 @@ export class CopyEngine {
 }
 
 /** `repo:tag` or `repo@digest`. */
-export function joinRef(repo: string, ref: string): string {
+function joinRef(repo: string, ref: string): string {
   return `${repo}${ref.includes(':') ? '@' : ':'}${ref}`;
 }
 
