@@ -9,6 +9,20 @@ module.exports = {
       to: { path: '^src/(api|sync|replication|inventory|iam|storage|engine|cli|config)' },
     },
     {
+      name: 'services-below-api',
+      comment: 'services and storage never import the API or the CLI (routes call services)',
+      severity: 'error',
+      from: { path: '^src/(sync|iam|storage|replication|inventory|engine|registry|config|errors)' },
+      to: { path: '^src/(api|cli)' },
+    },
+    {
+      name: 'storage-is-low',
+      comment: 'storage knows tables, not services or registries',
+      severity: 'error',
+      from: { path: '^src/storage' },
+      to: { path: '^src/(sync|iam|replication|inventory|engine|registry)' },
+    },
+    {
       name: 'no-circular',
       severity: 'error',
       from: {},

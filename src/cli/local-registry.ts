@@ -33,6 +33,10 @@ export interface LocalRegistryOptions {
   tls?: { certificate: string; key: string };
   /** Extra top-level config keys (e.g. `notifications`). */
   extra?: Record<string, unknown>;
+  /** Port to use when it is free (else a free one). */
+  port?: number;
+  /** Keep the folder (the images) when stopping. */
+  keepData?: boolean;
 }
 
 /** A free TCP port on 127.0.0.1 (bound then released). */
@@ -95,7 +99,8 @@ export async function startLocalRegistry(
 async function startOnce(options: LocalRegistryOptions): Promise<LocalRegistry> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'ferry-registry-')));
   await mkdir(dir, { recursive: true });
-  const port = await freePort();
+  const port =
+    options.port !== undefined && !(await portOpen(options.port)) ? options.port : await freePort();
   const http: Record<string, unknown> = { addr: `127.0.0.1:${port}`, secret: 'ferry-local' };
   if (options.tls) http.tls = options.tls;
   const config: Record<string, unknown> = {
@@ -139,7 +144,7 @@ async function startOnce(options: LocalRegistryOptions): Promise<LocalRegistry> 
       await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    await rm(dir, { recursive: true, force: true });
+    if (!options.keepData) await rm(dir, { recursive: true, force: true });
   };
   try {
     await spawned;

@@ -129,6 +129,34 @@ export async function main(
       exitCode = await runDemo(io, Boolean(flags.keep));
     });
 
+  program
+    .command('serve')
+    .description(
+      'run the API service; with no --config, on embedded defaults (local database and regions)',
+    )
+    .option('--config <file>', 'versioned YAML service config (see docs/configuration.md)')
+    .action(async (flags: { config?: string }) => {
+      const { runServe } = await import('./serve.js');
+      exitCode = await runServe({ config: flags.config ?? env.serviceConfigPath }, io);
+    });
+
+  const admin = program.command('admin').description('administer the service database');
+  admin
+    .command('access-key')
+    .description('manage access keys')
+    .command('create')
+    .description('create an AK/SK pair for a user and print it')
+    .requiredOption('--user <name>', 'the user')
+    .option('--domain <name>', "the user's domain, when several have a user by that name")
+    .option('--config <file>', 'the service config (see docs/configuration.md)')
+    .action(async (flags: { user: string; domain?: string; config?: string }) => {
+      const { runAccessKeyCreate } = await import('./admin.js');
+      exitCode = await runAccessKeyCreate(
+        { ...flags, config: flags.config ?? env.serviceConfigPath },
+        io,
+      );
+    });
+
   try {
     await program.parseAsync(argv);
     return exitCode;

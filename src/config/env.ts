@@ -1,4 +1,5 @@
-// The only reader of process.env: what the CLI takes from its environment, read once.
+// What the CLI takes from its environment, read once. The other reader of process.env is
+// service-config.ts, for the FERRY_ overrides of the service config.
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
@@ -9,6 +10,8 @@ export interface CliEnvironment {
   /** Ferry's CLI flags may also come from here: FERRY_SRC_CREDS and FERRY_DST_CREDS. */
   srcCreds: string | undefined;
   dstCreds: string | undefined;
+  /** FERRY_CONFIG: the service config when --config is not given. */
+  serviceConfigPath: string | undefined;
   /** NO_COLOR / CI turn the live display off. */
   plainOutput: boolean;
 }
@@ -20,6 +23,7 @@ export function readCliEnvironment(env: NodeJS.ProcessEnv = process.env): Readon
     dockerConfigPath: join(dockerDir, 'config.json'),
     srcCreds: env.FERRY_SRC_CREDS || undefined,
     dstCreds: env.FERRY_DST_CREDS || undefined,
+    serviceConfigPath: env.FERRY_CONFIG || undefined,
     plainOutput: Boolean(env.NO_COLOR || env.CI),
   });
 }

@@ -10,6 +10,8 @@ export interface ErrorSpec {
   readonly message: string;
   /** True when trying again later may succeed (the transport retries these). */
   readonly temporary: boolean;
+  /** The SWR `error_code` an API response carries (huawei-compat.md section 2.1), when fixed. */
+  readonly swr?: string;
 }
 
 /** Every error code Ferry can report. */
@@ -62,6 +64,71 @@ export const ERRORS = {
   CANCELLED: { status: 499, message: 'cancelled', temporary: false },
   /** A file or folder (OCI layout, config) could not be read or written. */
   IO_ERROR: { status: 500, message: 'file system error', temporary: false },
+  /** A request to Ferry's API has a malformed body, parameter or filter. */
+  BAD_REQUEST: {
+    status: 400,
+    message: 'invalid request',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4000014',
+  },
+  /** An API request has no valid token or signature. */
+  UNAUTHENTICATED: {
+    status: 401,
+    message: 'authentication failed',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4010000',
+  },
+  /** The caller is authenticated but may not touch this resource. */
+  FORBIDDEN: {
+    status: 403,
+    message: 'insufficient permissions',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4030170',
+  },
+  /** No such API route or resource (a sync rule, a job). */
+  NOT_FOUND: { status: 404, message: 'not found', temporary: false, swr: 'SVCSTG.SWR.4040004' },
+  /** The namespace (organization) does not exist in the region, or is another domain's. */
+  NAMESPACE_NOT_FOUND: {
+    status: 404,
+    message: 'organization not found',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4040058',
+  },
+  /** The repository does not exist in the region's registry. */
+  REPOSITORY_NOT_FOUND: {
+    status: 404,
+    message: 'image not found',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4040010',
+  },
+  /** The tag does not exist in the repository. */
+  TAG_NOT_FOUND: {
+    status: 404,
+    message: 'image tag not found',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4040048',
+  },
+  /** The namespace name is taken in this region. */
+  NAMESPACE_EXISTS: {
+    status: 409,
+    message: 'organization already exists',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4090060',
+  },
+  /** The resource (an auto-sync rule) already exists. */
+  ALREADY_EXISTS: {
+    status: 409,
+    message: 'already exists',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4090006',
+  },
+  /** The namespace still holds repositories. */
+  NAMESPACE_NOT_EMPTY: {
+    status: 406,
+    message: 'organization not empty, cannot delete',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4060074',
+  },
   /** Something Ferry did not expect; a bug. */
   INTERNAL: { status: 500, message: 'internal error', temporary: false },
 } as const satisfies Record<string, ErrorSpec>;

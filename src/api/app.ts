@@ -1,0 +1,130 @@
+// The API app factory: Fastify with Ferry's body handling, authentication, error formats,
+// metrics and OpenAPI. `buildApp` does not listen, so tests can use `inject()`.
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import { FerryError, toFerryError } from '../errors/catalog.js';
+import { authenticate, type RequestAuth } from './auth.js';
+import type { AppDeps } from './deps.js';
+import { iamError, swrError } from './errors.js';
+import { iamRoutes } from './routes/iam.js';
+import { opsRoutes } from './routes/ops.js';
+import { swrRoutes } from './routes/swr.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The body bytes as received (signatures cover them). */
+    rawBody?: Buffer;
+    /** Set for every authenticated route. */
+    auth?: RequestAuth;
+  }
+  interface FastifyContextConfig {
+    /** Route needs no authentication. */
+    public?: boolean;
+  }
+}
+
+function isIam(req: FastifyRequest): boolean {
+  return req.url.startsWith('/v3/');
+}
+
+/** Builds the app; call `listen` on it to serve. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: deps.logger ?? false,
+    routerOptions: { ignoreTrailingSlash: true },
+    // Huawei SDKs read x-request-id on errors; give every response one.
+    requestIdHeader: 'x-request-id',
+    genReqId: () => crypto.randomUUID().replaceAll('-', ''),
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', allErrors: false } },
+  });
+
+  // Keep the body raw: AK/SK signatures are over the bytes, and JSON is parsed only after
+  // the caller is authenticated (so a malformed body from a stranger is a 401, not a 400).
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1 << 20 }, (_req, body, done) =>
+    done(null, body),
+  );
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.addHook('preValidation', async (req) => {
+    const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+    req.rawBody = raw;
+    // The docs page's own routes (swagger-ui) are public too.
+    if (!req.routeOptions.config.public && !req.routeOptions.url?.startsWith('/docs')) {
+      req.auth = await authenticate(req, deps.iam, deps.regions, raw);
+    }
+    if (raw && raw.length > 0) {
+      try {
+        req.body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new FerryError('BAD_REQUEST', 'The request body is not valid JSON.');
+      }
+    } else {
+      req.body = undefined;
+    }
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    deps.metrics.httpRequests.inc({ method: req.method, route, status: reply.statusCode });
+    deps.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler(async (err, req, reply) => {
+    let e: FerryError;
+    const fe = err as { validation?: unknown; statusCode?: number; code?: string; message: string };
+    if (fe.validation) {
+      e = new FerryError('BAD_REQUEST', fe.message);
+    } else if (err instanceof FerryError) {
+      e = err;
+    } else if (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500) {
+      // Fastify's own 4xx (body too large, unsupported media type...).
+      e = new FerryError(fe.statusCode === 404 ? 'NOT_FOUND' : 'BAD_REQUEST', fe.message);
+    } else {
+      req.log.error({ err }, 'unexpected error');
+      e = toFerryError(err);
+    }
+    if (e.status >= 500) req.log.warn({ code: e.code, msg: e.message }, 'request failed');
+    const { status, body } = isIam(req) ? iamError(e) : swrError(e);
+    await reply.status(status).send(body);
+  });
+
+  app.setNotFoundHandler(async (req, reply) => {
+    const e = new FerryError('NOT_FOUND', `no API ${req.method} ${req.url.split('?')[0]}`);
+    const { status, body } = isIam(req) ? iamError(e) : swrError(e);
+    await reply.status(status).send(body);
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: 'Ferry API',
+        description:
+          'Huawei Cloud SWR-compatible image sync API (IAM v3, SWR v2 manage). See docs/api.md.',
+        version: '1',
+      },
+      components: {
+        securitySchemes: {
+          token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+          aksk: {
+            type: 'apiKey',
+            in: 'header',
+            name: 'Authorization',
+            description: 'SDK-HMAC-SHA256 Access=AK, SignedHeaders=..., Signature=...',
+          },
+        },
+      },
+      security: [{ token: [] }, { aksk: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(opsRoutes(deps));
+  await app.register(iamRoutes(deps));
+  await app.register(swrRoutes(deps));
+  return app;
+}

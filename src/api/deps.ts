@@ -1,0 +1,17 @@
+// What the API's routes need, passed in by the composition root (src/main.ts).
+import type { IamService } from '../iam/service.js';
+import type { Db } from '../storage/database.js';
+import type { Regions } from '../sync/regions.js';
+import type { SyncService } from '../sync/service.js';
+import type { Metrics } from './metrics.js';
+
+/** What the API needs. */
+export interface AppDeps {
+  db: Db;
+  iam: IamService;
+  sync: SyncService;
+  regions: Regions;
+  metrics: Metrics;
+  /** pino options or false. */
+  logger?: boolean | Record<string, unknown>;
+}

@@ -1,0 +1,52 @@
+// Error bodies in the two formats clients parse: SWR's (huawei-compat.md 2.1, old and new
+// fields together) and IAM's Keystone-style `error` object. Both come from the catalog.
+import { ERRORS, FerryError, toFerryError } from '../errors/catalog.js';
+
+/** SWR `error_code` for errors whose catalog entry names none, by HTTP status. */
+function swrCodeFor(err: FerryError): string {
+  const fixed = (ERRORS[err.code] as { swr?: string }).swr;
+  if (fixed) return fixed;
+  if (err.status === 400) return 'SVCSTG.SWR.4000014';
+  if (err.status === 401) return 'SVCSTG.SWR.4010000';
+  if (err.status === 403) return 'SVCSTG.SWR.4030170';
+  if (err.status === 404) return 'SVCSTG.SWR.4040004';
+  if (err.status === 409) return 'SVCSTG.SWR.4090023';
+  // A region's registry that fails: "failed to synchronize files" family of 5000xxx codes.
+  return 'SVCSTG.SWR.5000001';
+}
+
+/** The SWR error body of an error, with the status to send. */
+export function swrError(err: unknown): { status: number; body: Record<string, unknown> } {
+  const e = toFerryError(err);
+  const code = swrCodeFor(e);
+  return {
+    status: e.status >= 500 ? Math.max(e.status, 500) : e.status,
+    body: {
+      errors: [{ errorCode: code, errorMessage: e.message, detail: '' }],
+      error_code: code,
+      error_msg: e.message,
+      details: [{ error_code: code, error_msg: e.message }],
+    },
+  };
+}
+
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  404: 'Not Found',
+  409: 'Conflict',
+};
+
+/** The IAM (Keystone) error body of an error, with the status to send. */
+export function iamError(err: unknown): { status: number; body: Record<string, unknown> } {
+  const e = toFerryError(err);
+  return {
+    status: e.status,
+    body: {
+      error: { code: e.status, title: TITLES[e.status] ?? 'Error', message: e.message },
+      error_code: `IAM.${e.code}`,
+      error_msg: e.message,
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// Connects to PostgreSQL: a pg pool wrapped in Kysely. bigint columns come back as strings
+// (pg's default), so ids that exceed 2^53 are never rounded.
+import { Kysely, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import { FerryError } from '../errors/catalog.js';
+import type { Database } from './schema.js';
+
+/** A database handle; `destroy` closes its pool. */
+export type Db = Kysely<Database>;
+
+/** Opens a pool on `url` and checks that it answers. */
+export async function openDatabase(url: string, maxConnections = 10): Promise<Db> {
+  const pool = new pg.Pool({ connectionString: url, max: maxConnections });
+  // An idle client that loses its connection (database restart) must not crash the process.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    client.release();
+  } catch (err) {
+    await pool.end();
+    throw new FerryError(
+      'CONNECTION_FAILED',
+      `database ${redactUrl(url)}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+}
+
+/** A database URL with its password replaced, for messages and logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(unparseable database URL)';
+  }
+}

@@ -1,0 +1,52 @@
+// Runs the numbered migrations in migrations/ that the database has not seen, in order, each
+// in its own transaction, under an advisory lock so that processes starting together on one
+// database do not race.
+import { sql } from 'kysely';
+import type { Db } from './database.js';
+import * as m0001 from './migrations/0001-iam-and-sync.js';
+
+interface Migration {
+  version: number;
+  name: string;
+  up: string;
+}
+
+/** Every migration, in order. A new one is a new numbered file added here. */
+export const MIGRATIONS: readonly Migration[] = [{ version: 1, ...m0001 }];
+
+// An arbitrary constant naming Ferry's migration lock (pg advisory locks take a bigint).
+const LOCK_ID = 0x46657272;
+
+/** Applies pending migrations; returns the versions applied now. */
+export async function migrate(db: Db): Promise<number[]> {
+  return db.connection().execute(async (conn) => {
+    await sql`SELECT pg_advisory_lock(${LOCK_ID})`.execute(conn);
+    try {
+      await sql`CREATE TABLE IF NOT EXISTS ferry_migrations (
+        version integer PRIMARY KEY,
+        name text NOT NULL,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`.execute(conn);
+      const done = new Set(
+        (await conn.selectFrom('ferry_migrations').select('version').execute()).map(
+          (r) => r.version,
+        ),
+      );
+      const applied: number[] = [];
+      for (const m of MIGRATIONS) {
+        if (done.has(m.version)) continue;
+        await conn.transaction().execute(async (tx) => {
+          await sql.raw(m.up).execute(tx);
+          await tx
+            .insertInto('ferry_migrations')
+            .values({ version: m.version, name: m.name })
+            .execute();
+        });
+        applied.push(m.version);
+      }
+      return applied;
+    } finally {
+      await sql`SELECT pg_advisory_unlock(${LOCK_ID})`.execute(conn);
+    }
+  });
+}

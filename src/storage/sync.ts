@@ -1,0 +1,196 @@
+// SWR basic rows: namespaces, auto-sync rules, sync jobs. One function per operation.
+import type { Selectable } from 'kysely';
+import type { Db } from './database.js';
+import type { NamespaceTable, SyncJobStatus, SyncJobTable, SyncRuleTable } from './schema.js';
+
+export type NamespaceRow = Selectable<NamespaceTable>;
+export type SyncRuleRow = Selectable<SyncRuleTable>;
+export type SyncJobRow = Selectable<SyncJobTable>;
+
+/** Inserts a namespace; false when the region already has one by that name. */
+export async function insertNamespace(
+  db: Db,
+  row: { region_id: string; name: string; domain_id: string; creator_name: string },
+): Promise<boolean> {
+  const r = await db
+    .insertInto('namespaces')
+    .values(row)
+    .onConflict((oc) => oc.columns(['region_id', 'name']).doNothing())
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+/** A namespace of a region by name, whoever owns it. */
+export async function findNamespace(
+  db: Db,
+  regionId: string,
+  name: string,
+): Promise<NamespaceRow | undefined> {
+  return db
+    .selectFrom('namespaces')
+    .selectAll()
+    .where('region_id', '=', regionId)
+    .where('name', '=', name)
+    .executeTakeFirst();
+}
+
+/** A domain's namespaces in a region, by name. */
+export async function listNamespaces(
+  db: Db,
+  regionId: string,
+  domainId: string,
+): Promise<NamespaceRow[]> {
+  return db
+    .selectFrom('namespaces')
+    .selectAll()
+    .where('region_id', '=', regionId)
+    .where('domain_id', '=', domainId)
+    .orderBy('name')
+    .execute();
+}
+
+/** Deletes a namespace and its auto-sync rules. */
+export async function deleteNamespace(db: Db, regionId: string, name: string): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .deleteFrom('sync_rules')
+      .where('region_id', '=', regionId)
+      .where('namespace', '=', name)
+      .execute();
+    await tx
+      .deleteFrom('namespaces')
+      .where('region_id', '=', regionId)
+      .where('name', '=', name)
+      .execute();
+  });
+}
+
+/** Inserts an auto-sync rule; false when the same rule exists. */
+export async function insertSyncRule(
+  db: Db,
+  row: Omit<SyncRuleTable, 'id' | 'created_at' | 'updated_at'>,
+): Promise<boolean> {
+  const r = await db
+    .insertInto('sync_rules')
+    .values(row)
+    .onConflict((oc) =>
+      oc
+        .columns(['region_id', 'namespace', 'repo_name', 'remote_region_id', 'remote_namespace'])
+        .doNothing(),
+    )
+    .executeTakeFirst();
+  return Number(r.numInsertedOrUpdatedRows ?? 0) > 0;
+}
+
+/** The auto-sync rules of one repository. */
+export async function listSyncRules(
+  db: Db,
+  regionId: string,
+  namespace: string,
+  repo: string,
+): Promise<SyncRuleRow[]> {
+  return db
+    .selectFrom('sync_rules')
+    .selectAll()
+    .where('region_id', '=', regionId)
+    .where('namespace', '=', namespace)
+    .where('repo_name', '=', repo)
+    .orderBy('id')
+    .execute();
+}
+
+/** Deletes one auto-sync rule; false when there was none. */
+export async function deleteSyncRule(
+  db: Db,
+  key: {
+    region_id: string;
+    namespace: string;
+    repo_name: string;
+    remote_region_id: string;
+    remote_namespace: string;
+  },
+): Promise<boolean> {
+  const r = await db
+    .deleteFrom('sync_rules')
+    .where('region_id', '=', key.region_id)
+    .where('namespace', '=', key.namespace)
+    .where('repo_name', '=', key.repo_name)
+    .where('remote_region_id', '=', key.remote_region_id)
+    .where('remote_namespace', '=', key.remote_namespace)
+    .executeTakeFirst();
+  return Number(r.numDeletedRows) > 0;
+}
+
+/** Inserts sync jobs in one statement; returns them in the order given. */
+export async function insertSyncJobs(
+  db: Db,
+  rows: Omit<
+    SyncJobTable,
+    | 'id'
+    | 'created_at'
+    | 'updated_at'
+    | 'attempts'
+    | 'bytes_copied'
+    | 'digest'
+    | 'error_reason'
+    | 'started_at'
+    | 'finished_at'
+  >[],
+): Promise<SyncJobRow[]> {
+  if (rows.length === 0) return [];
+  return db.insertInto('sync_jobs').values(rows).returningAll().execute();
+}
+
+/** Updates a job's status and extension fields. */
+export async function updateSyncJob(
+  db: Db,
+  id: string,
+  patch: {
+    status: SyncJobStatus;
+    attempts?: number;
+    bytes_copied?: number;
+    digest?: string | null;
+    error_reason?: string | null;
+    started_at?: Date | null;
+    finished_at?: Date | null;
+  },
+): Promise<void> {
+  await db
+    .updateTable('sync_jobs')
+    .set({ ...patch, updated_at: new Date() })
+    .where('id', '=', id)
+    .execute();
+}
+
+/** A page of one repository's sync jobs, and how many there are. */
+export async function listSyncJobs(
+  db: Db,
+  key: { region_id: string; namespace: string; repo_name: string },
+  page: { offset: number; limit: number; order: 'asc' | 'desc' },
+): Promise<{ rows: SyncJobRow[]; total: number }> {
+  const base = db
+    .selectFrom('sync_jobs')
+    .where('region_id', '=', key.region_id)
+    .where('namespace', '=', key.namespace)
+    .where('repo_name', '=', key.repo_name);
+  const [rows, count] = await Promise.all([
+    base.selectAll().orderBy('id', page.order).offset(page.offset).limit(page.limit).execute(),
+    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+  ]);
+  return { rows, total: Number(count.n) };
+}
+
+/** Marks jobs left waiting or running (by a process that stopped) as failed with `reason`. */
+export async function failUnfinishedSyncJobs(db: Db, reason: string): Promise<number> {
+  const r = await db
+    .updateTable('sync_jobs')
+    .set({
+      status: 'failed',
+      error_reason: reason,
+      finished_at: new Date(),
+      updated_at: new Date(),
+    })
+    .where('status', 'in', ['waiting', 'running'])
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows);
+}

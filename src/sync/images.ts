@@ -1,0 +1,100 @@
+// What SWR's tag APIs report about an image (digest, size, manifest, kind), read from the
+// region's registry. Manifests are immutable by digest, so what is learned is cached.
+import { createHash } from 'node:crypto';
+import { parseManifest } from '../registry/copy/engine.js';
+import { isIndexMediaType, type Descriptor, type RegistryBackend } from '../registry/types.js';
+
+/** An image as the tag APIs describe it. */
+export interface ImageInfo {
+  digest: string;
+  mediaType: string;
+  /** The manifest as served, as text (SWR's `manifest` field). */
+  manifest: string;
+  /** Config plus layers; for an index, summed over its platforms' manifests. */
+  size: number;
+  /** 1 for an index or manifest list, else 0 (SWR's `tag_type`). */
+  tagType: 0 | 1;
+  /** The config digest's hex (Docker's image id); for an index, its first platform's. */
+  imageId: string;
+  /** The config's `created` time (latest platform's for an index); '' when it has none. */
+  created: string;
+}
+
+const MAX_CACHED = 10_000;
+// Image configs are a few KiB; a huge one is not read just for its date.
+const MAX_CONFIG = 1 << 20;
+
+async function configCreated(
+  registry: RegistryBackend,
+  repo: string,
+  config: Descriptor,
+): Promise<string> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await registry.blobGet(repo, config)) chunks.push(chunk as Buffer);
+    const created = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { created?: unknown })
+      .created;
+    return typeof created === 'string' ? created : '';
+  } catch {
+    // An artifact's config may be empty or not JSON: it simply has no date.
+    return '';
+  }
+}
+
+/** Reads and caches image descriptions per registry and digest. */
+export class ImageInfoCache {
+  private readonly cache = new Map<string, ImageInfo>();
+
+  /** The image a tag (or digest) names; undefined when the tag does not exist. */
+  async describe(
+    registry: RegistryBackend,
+    repo: string,
+    ref: string,
+  ): Promise<ImageInfo | undefined> {
+    const head = await registry.manifestHead(repo, ref);
+    if (!head) return undefined;
+    return this.byDigest(registry, repo, head.digest);
+  }
+
+  private async byDigest(
+    registry: RegistryBackend,
+    repo: string,
+    digest: string,
+  ): Promise<ImageInfo> {
+    const key = `${registry.name}|${digest}`;
+    const hit = this.cache.get(key);
+    if (hit) return hit;
+    const m = await registry.manifestGet(repo, digest);
+    const json = parseManifest(m, `${registry.name}/${repo}@${digest}`);
+    let size = 0;
+    let imageId = '';
+    let created = '';
+    if (isIndexMediaType(m.mediaType) || json.manifests) {
+      for (const child of json.manifests ?? []) {
+        // Referrer-style artifacts in an index (attestations) count too: they are stored.
+        const c = await this.byDigest(registry, repo, child.digest);
+        size += c.size;
+        imageId ||= c.imageId;
+        if (c.created > created) created = c.created;
+      }
+    } else {
+      size = (json.config?.size ?? 0) + (json.layers ?? []).reduce((n, l) => n + l.size, 0);
+      imageId = json.config?.digest.replace(/^sha256:/, '') ?? '';
+      if (json.config && json.config.size <= MAX_CONFIG) {
+        created = await configCreated(registry, repo, json.config);
+      }
+    }
+    const info: ImageInfo = {
+      digest: m.digest,
+      mediaType: m.mediaType,
+      manifest: m.bytes.toString('utf8'),
+      size,
+      tagType: json.manifests ? 1 : 0,
+      imageId: imageId || createHash('sha256').update(m.bytes).digest('hex'),
+      created,
+    };
+    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
+    this.cache.set(key, info);
+    return info;
+  }
+}
