@@ -105,7 +105,20 @@ describe('SWR API with curl and IAM tokens', () => {
     expect(res.status).toBe(201);
     tokenA = res.headers['x-subject-token']!;
     expect(tokenA).toMatch(/^ferry-/);
-    const token = (JSON.parse(res.body) as { token: Record<string, any> }).token;
+    interface Named {
+      name: string;
+      domain: { name: string };
+    }
+    const { token } = JSON.parse(res.body) as {
+      token: {
+        methods: string[];
+        project: Named;
+        user: Named;
+        expires_at: string;
+        issued_at: string;
+        catalog: { endpoints: { region: string }[] }[];
+      };
+    };
     expect(token.methods).toEqual(['password']);
     expect(token.project.name).toBe('cn-north-4');
     expect(token.project.domain.name).toBe('acme');
@@ -113,10 +126,7 @@ describe('SWR API with curl and IAM tokens', () => {
     expect(token.expires_at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
     const ttl = Date.parse(token.expires_at) - Date.parse(token.issued_at);
     expect(ttl).toBe(86400_000);
-    expect(token.catalog[0].endpoints.map((e: { region: string }) => e.region)).toEqual([
-      'cn-north-4',
-      'cn-east-3',
-    ]);
+    expect(token.catalog[0]!.endpoints.map((e) => e.region)).toEqual(['cn-north-4', 'cn-east-3']);
     tokenB = await getToken(
       t.url,
       { domain: 'acme', name: 'alice', password: t.password },
