@@ -24,6 +24,22 @@ declare module 'fastify' {
   }
 }
 
+// Fastify never reads the body of a GET or HEAD, but the Huawei SDK sends `{}` with some GETs
+// (GET /v3/projects when resolving a project id) and signs its hash (huawei-compat.md 1.4).
+async function unparsedBody(req: FastifyRequest): Promise<Buffer | undefined> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!(length > 0) && req.headers['transfer-encoding'] === undefined) return undefined;
+  if (req.raw.readableEnded) return undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req.raw) {
+    size += (chunk as Buffer).length;
+    if (size > 1 << 20) throw new FerryError('BAD_REQUEST', 'The request body is too large.');
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
 function isIam(req: FastifyRequest): boolean {
   return req.url.startsWith('/v3/');
 }
@@ -51,7 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   app.addHook('preValidation', async (req) => {
-    const raw = Buffer.isBuffer(req.body) ? req.body : undefined;
+    const raw = Buffer.isBuffer(req.body) ? req.body : await unparsedBody(req);
     req.rawBody = raw;
     // The docs page's own routes (swagger-ui) are public too.
     if (!req.routeOptions.config.public && !req.routeOptions.url?.startsWith('/docs')) {

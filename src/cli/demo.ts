@@ -1,4 +1,4 @@
-// `ferry demo`: shows Ferry's job on one machine. Starts two local registries (Debian's
+// `ferry demo --cli`: shows Ferry's job on one machine. Starts two local registries (Debian's
 // docker-registry), pushes a few sample images to the first (a shared base layer, a
 // multi-arch index), syncs the whole registry to the second, then syncs again to show
 // that an unchanged registry costs only HEAD requests.
@@ -26,7 +26,8 @@ async function putBlob(
   return desc;
 }
 
-async function putImage(
+/** Pushes a small image (config + layers) and returns its descriptor. */
+export async function putImage(
   reg: RegistryBackend,
   repo: string,
   ref: string,

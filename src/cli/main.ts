@@ -122,11 +122,21 @@ export async function main(
 
   program
     .command('demo')
-    .description('start two local registries, push sample images to one and sync them to the other')
-    .option('--keep', 'keep the registries running until Ctrl-C')
-    .action(async (flags: { keep?: boolean }) => {
-      const { runDemo } = await import('./demo.js');
-      exitCode = await runDemo(io, Boolean(flags.keep));
+    .description(
+      'walk through a sync between two local regions on a running `ferry serve` (npm start)',
+    )
+    .option('--url <url>', 'the running service', 'http://127.0.0.1:8080')
+    .option('--data-dir <dir>', 'its data folder (for the admin password)', './ferry-data')
+    .option('--cli', 'instead: start two registries and run `ferry sync` between them')
+    .option('--keep', 'with --cli: keep the registries running until Ctrl-C')
+    .action(async (flags: { url: string; dataDir: string; cli?: boolean; keep?: boolean }) => {
+      if (flags.cli) {
+        const { runDemo } = await import('./demo.js');
+        exitCode = await runDemo(io, Boolean(flags.keep));
+        return;
+      }
+      const { runServiceDemo } = await import('./demo-service.js');
+      exitCode = await runServiceDemo(flags, io);
     });
 
   program

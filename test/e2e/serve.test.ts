@@ -80,4 +80,19 @@ describe('ferry serve on embedded defaults', () => {
     expect(signed.status).toBe(200);
     expect((signed.json() as { namespaces: { name: string }[] }).namespaces[0]!.name).toBe('kept');
   });
+
+  it('`ferry demo` syncs sample images between the two local regions through the API', async () => {
+    const demo = await spawnFerry([
+      'demo',
+      '--url',
+      serve!.url,
+      '--data-dir',
+      join(dir, 'ferry-data'),
+    ]);
+    expect(demo.stderr).toBe('');
+    expect(demo.stdout).toMatch(/200 \[\]/);
+    expect(demo.stdout).toMatch(/job \d+: 1\.0 success/);
+    expect(demo.stdout.match(/same digest as the source/g)).toHaveLength(2);
+    expect(demo.code).toBe(0);
+  });
 });

@@ -111,7 +111,9 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
     const labels = [`method="${method}"`, `route="${route}"`, `status="${status}"`];
     const line = text
       .split('\n')
-      .find((l) => l.startsWith('ferry_http_requests_total{') && labels.every((s) => l.includes(s)));
+      .find(
+        (l) => l.startsWith('ferry_http_requests_total{') && labels.every((s) => l.includes(s)),
+      );
     return line === undefined ? 0 : Number(line.split(' ').at(-1));
   }
 
@@ -127,7 +129,9 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
     );
     const res = await fetch(`${ferry.url}/v3/projects`, { headers: { 'x-auth-token': token } });
     expect(res.status).toBe(200);
-    const body = (await res.json()) as { projects: { id: string; name: string; domain_id: string }[] };
+    const body = (await res.json()) as {
+      projects: { id: string; name: string; domain_id: string }[];
+    };
     for (const p of body.projects) projects.set(p.name, p.id);
     expect([...projects.keys()].sort()).toEqual([EAST, NORTH]);
     domainId = body.projects[0]!.domain_id;
@@ -208,7 +212,9 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
 
       const rules = await call<SdkArray<Wire>>(
         north.listImageAutoSyncReposDetails(
-          new ListImageAutoSyncReposDetailsRequest().withNamespace(SRC_NS).withRepository(REPO_PATH),
+          new ListImageAutoSyncReposDetailsRequest()
+            .withNamespace(SRC_NS)
+            .withRepository(REPO_PATH),
         ),
       );
       expect(Array.isArray(rules)).toBe(true);
@@ -345,7 +351,9 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
       expect(res.httpStatusCode).toBe(200);
       const rules = await call<SdkArray<Wire>>(
         north.listImageAutoSyncReposDetails(
-          new ListImageAutoSyncReposDetailsRequest().withNamespace(SRC_NS).withRepository(REPO_PATH),
+          new ListImageAutoSyncReposDetailsRequest()
+            .withNamespace(SRC_NS)
+            .withRepository(REPO_PATH),
         ),
       );
       expect(rules.httpStatusCode).toBe(200);
@@ -438,7 +446,9 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
       expect(await requestCount('POST', '/v3/projects', 200)).toBe(before.post);
 
       // The synced repository is there, in the target namespace of cn-east-3.
-      const repos = await call<SdkArray<Wire>>(client.listReposDetails(new ListReposDetailsRequest()));
+      const repos = await call<SdkArray<Wire>>(
+        client.listReposDetails(new ListReposDetailsRequest()),
+      );
       expect(repos.map((r) => `${r.namespace as string}/${r.name as string}`)).toEqual([
         `${DST_NS}/${REPO}`,
       ]);

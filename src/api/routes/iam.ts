@@ -190,6 +190,8 @@ export function iamRoutes(deps: AppDeps): FastifyPluginAsync {
           description: '',
           parent_region_id: null,
           locales: { 'en-us': r.id },
+          // Extension: where the region's images are pushed and pulled.
+          registry: r.host,
           links: { self: `${self}/${r.id}` },
         })),
         links: { self, previous: null, next: null },
