@@ -598,6 +598,28 @@ describe('SWR API with curl and IAM tokens', () => {
     expect(tokens.map((r) => r.hash)).toContain(createHash('sha256').update(tokenA).digest('hex'));
   });
 
+  it('refuses a token once it has expired', async () => {
+    const alice = await t.ferry.db
+      .selectFrom('users')
+      .select('id')
+      .where('name', '=', 'alice')
+      .executeTakeFirstOrThrow();
+    const past = new Date(Date.now() - 1000);
+    await t.ferry.db
+      .insertInto('tokens')
+      .values({
+        hash: createHash('sha256').update('ferry-expired-token').digest('hex'),
+        user_id: alice.id,
+        project_id: null,
+        issued_at: new Date(past.getTime() - 86400_000),
+        expires_at: past,
+      })
+      .execute();
+    const res = await api('ferry-expired-token', 'GET', '/v2/manage/namespaces');
+    expect(res.status).toBe(401);
+    expect(swrError(res.body).error_msg).toMatch(/expired/);
+  });
+
   it('serves health, readiness, metrics and the OpenAPI document without credentials', async () => {
     expect((await fetch(`${t.url}/healthz`)).status).toBe(200);
     expect(await (await fetch(`${t.url}/readyz`)).json()).toEqual({ status: 'ready' });
