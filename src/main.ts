@@ -4,6 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { Logger, runMigrations as runQueueMigrations } from 'graphile-worker';
+import pg from 'pg';
 import { buildApp } from './api/app.js';
 import { Metrics } from './api/metrics.js';
 import type { ServiceConfig } from './config/service-config.js';
@@ -15,6 +17,11 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from './storage/embedded
 import { migrate } from './storage/migrate.js';
 import { Regions } from './sync/regions.js';
 import { SyncService } from './sync/service.js';
+import { syncJobHandlers } from './sync/jobs.js';
+import { enqueue } from './engine/queue.js';
+import { Scheduler } from './engine/scheduler.js';
+import { RegistrySlots } from './engine/slots.js';
+import { startWorkers, type Workers } from './engine/workers.js';
 
 /** A running Ferry service. */
 export interface RunningFerry {
@@ -25,6 +32,8 @@ export interface RunningFerry {
   iam: IamService;
   /** Where the database is: the embedded folder or the redacted URL. */
   database: string;
+  /** The database URL (with its password: never log it). */
+  databaseUrl: string;
   /** Stops accepting requests, ends running copies, closes the database. */
   stop(): Promise<void>;
 }
@@ -35,6 +44,7 @@ export interface FerryCore {
   iam: IamService;
   regions: Regions;
   database: string;
+  databaseUrl: string;
   close(): Promise<void>;
 }
 
@@ -62,7 +72,7 @@ export async function secretKey(config: Readonly<ServiceConfig>): Promise<Buffer
   }
 }
 
-/** Opens the database (embedded when no URL), migrates it, bootstraps IAM. */
+/** Opens the database (embedded when no URL), migrates it (Ferry's and the queue's), bootstraps IAM. */
 export async function openCore(
   config: Readonly<ServiceConfig>,
   options: { log?: (line: string) => void; adoptEmbedded?: boolean } = {},
@@ -84,6 +94,7 @@ export async function openCore(
   try {
     db = await openDatabase(url);
     await migrate(db);
+    await runQueueMigrations({ connectionString: url, logger: quietLogger });
     const regions = new Regions(config.regions);
     const iam = new IamService(
       db,
@@ -98,6 +109,7 @@ export async function openCore(
       iam,
       regions,
       database,
+      databaseUrl: url,
       close: async () => {
         await regions.close();
         await opened.destroy();
@@ -111,30 +123,100 @@ export async function openCore(
   }
 }
 
-/** Starts the service: database, migrations, bootstrap, API on `config.listen`. */
+/** The job side of a process: workers (when enabled) and the schedules. */
+interface Engine {
+  stop(): Promise<void>;
+}
+
+async function startEngine(
+  core: FerryCore,
+  config: Readonly<ServiceConfig>,
+  kind: 'serve' | 'worker',
+  metrics: Metrics | undefined,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): Promise<Engine> {
+  const w = config.workers;
+  const slotPool = new pg.Pool({ connectionString: core.databaseUrl, max: w.concurrency + 2 });
+  slotPool.on('error', () => undefined);
+  const handlers = syncJobHandlers({
+    db: core.db,
+    regions: core.regions,
+    slots: new RegistrySlots(slotPool, w.registryConcurrency),
+    retry: {
+      maxAttempts: w.maxAttempts,
+      baseDelayMs: w.retryBaseSeconds * 1000,
+      maxDelayMs: w.retryMaxSeconds * 1000,
+    },
+    log,
+    jobFinished: (status, bytes) => {
+      metrics?.syncJobs.inc({ status });
+      metrics?.syncBytes.inc(bytes);
+    },
+  });
+  let workers: Workers | undefined;
+  try {
+    workers = await startWorkers({
+      databaseUrl: core.databaseUrl,
+      db: core.db,
+      handlers,
+      concurrency: w.concurrency,
+      kind,
+      shutdownGraceMs: w.shutdownGraceSeconds * 1000,
+      log,
+    });
+  } catch (err) {
+    await slotPool.end();
+    throw err;
+  }
+  const scheduler = new Scheduler(core.db, workers.registration.id, log);
+  if (config.autoSync.reconcileSeconds > 0) {
+    scheduler.add({
+      name: 'reconcile-auto-sync',
+      spec: { everySeconds: config.autoSync.reconcileSeconds },
+      fire: (tick) =>
+        enqueue(
+          core.db,
+          'reconcile-auto-sync',
+          { tickAt: tick.toISOString() },
+          {
+            jobKey: 'reconcile-auto-sync',
+          },
+        ),
+    });
+  }
+  const started = workers;
+  return {
+    stop: async () => {
+      scheduler.stop();
+      await started.stop();
+      await slotPool.end().catch(() => undefined);
+    },
+  };
+}
+
+/** Starts the service: database, migrations, bootstrap, workers, API on `config.listen`. */
 export async function startFerry(
   config: Readonly<ServiceConfig>,
   options: { logger?: boolean | Record<string, unknown>; log?: (line: string) => void } = {},
 ): Promise<RunningFerry> {
   const core = await openCore(config, { log: options.log, adoptEmbedded: true });
   const metrics = new Metrics();
-  const sync = new SyncService(core.db, core.regions, config.sync, {
-    jobFinished: (status, bytes) => {
-      metrics.syncJobs.inc({ status });
-      metrics.syncBytes.inc(bytes);
-    },
-  });
+  const sync = new SyncService(core.db, core.regions, config.sync);
   let app: FastifyInstance | undefined;
+  let engine: Engine | undefined;
   try {
-    await sync.recover();
     app = await buildApp({
       db: core.db,
       iam: core.iam,
       sync,
       regions: core.regions,
       metrics,
+      config,
       logger: options.logger,
     });
+    const logJob = (msg: string, fields?: Record<string, unknown>) =>
+      app!.log.info(fields ?? {}, msg);
+    if (config.workers.enabled) engine = await startEngine(core, config, 'serve', metrics, logJob);
     const address = await app.listen({ host: config.listen.host, port: config.listen.port });
     // Expired tokens are dead weight; clear them hourly (and once now).
     await core.iam.purgeExpiredTokens();
@@ -144,22 +226,57 @@ export async function startFerry(
     );
     purge.unref();
     const started = app;
+    const startedEngine = engine;
     return {
       app,
       url: address.replace('0.0.0.0', '127.0.0.1'),
       db: core.db,
       iam: core.iam,
       database: core.database,
+      databaseUrl: core.databaseUrl,
       stop: async () => {
         clearInterval(purge);
+        // Waiting sync_images requests answer now; their jobs go on (here or elsewhere).
+        sync.stop();
         await started.close();
-        await sync.stop();
+        await startedEngine?.stop();
         await core.close();
       },
     };
   } catch (err) {
     await app?.close();
+    await engine?.stop();
     await core.close();
     throw err;
   }
 }
+
+/** A `ferry worker` process: workers and schedules, no API. */
+export interface RunningWorker {
+  database: string;
+  stop(): Promise<void>;
+}
+
+/** Starts workers only, on the configured database. */
+export async function startWorkerProcess(
+  config: Readonly<ServiceConfig>,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): Promise<RunningWorker> {
+  const core = await openCore(config, { adoptEmbedded: false });
+  try {
+    const engine = await startEngine(core, config, 'worker', undefined, log);
+    return {
+      database: core.database,
+      stop: async () => {
+        await engine.stop();
+        await core.close();
+      },
+    };
+  } catch (err) {
+    await core.close();
+    throw err;
+  }
+}
+
+// graphile-worker's migration chatter is not for Ferry's users.
+const quietLogger = new Logger(() => () => undefined);

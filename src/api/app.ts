@@ -8,6 +8,7 @@ import { authenticate, type RequestAuth } from './auth.js';
 import type { AppDeps } from './deps.js';
 import { iamError, swrError } from './errors.js';
 import { iamRoutes } from './routes/iam.js';
+import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { swrRoutes } from './routes/swr.js';
 
@@ -19,7 +20,7 @@ declare module 'fastify' {
     auth?: RequestAuth;
   }
   interface FastifyContextConfig {
-    /** Route needs no authentication. */
+    /** Route needs no IAM authentication (it may check its own, like event tokens). */
     public?: boolean;
   }
 }
@@ -126,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       components: {
         securitySchemes: {
           token: { type: 'apiKey', in: 'header', name: 'X-Auth-Token' },
+          eventToken: { type: 'http', scheme: 'bearer', description: 'a region eventToken' },
           aksk: {
             type: 'apiKey',
             in: 'header',
@@ -142,5 +144,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes(deps));
   await app.register(iamRoutes(deps));
   await app.register(swrRoutes(deps));
+  await app.register(eventRoutes(deps));
   return app;
 }

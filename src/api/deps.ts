@@ -4,6 +4,7 @@ import type { Db } from '../storage/database.js';
 import type { Regions } from '../sync/regions.js';
 import type { SyncService } from '../sync/service.js';
 import type { Metrics } from './metrics.js';
+import type { ServiceConfig } from '../config/service-config.js';
 
 /** What the API needs. */
 export interface AppDeps {
@@ -12,6 +13,8 @@ export interface AppDeps {
   sync: SyncService;
   regions: Regions;
   metrics: Metrics;
+  /** For the region event tokens. */
+  config: Readonly<ServiceConfig>;
   /** pino options or false. */
   logger?: boolean | Record<string, unknown>;
 }

@@ -11,6 +11,9 @@ function swrCodeFor(err: FerryError): string {
   if (err.status === 403) return 'SVCSTG.SWR.4030170';
   if (err.status === 404) return 'SVCSTG.SWR.4040004';
   if (err.status === 409) return 'SVCSTG.SWR.4090023';
+  // Other 4xx (a registry refusing an operation, 405 for disabled deletes): the request
+  // cannot be served as asked, which SWR reports as an invalid parameter.
+  if (err.status < 500) return 'SVCSTG.SWR.4000014';
   // A region's registry that fails: "failed to synchronize files" family of 5000xxx codes.
   return 'SVCSTG.SWR.5000001';
 }
@@ -20,7 +23,7 @@ export function swrError(err: unknown): { status: number; body: Record<string, u
   const e = toFerryError(err);
   const code = swrCodeFor(e);
   return {
-    status: e.status >= 500 ? Math.max(e.status, 500) : e.status,
+    status: e.status,
     body: {
       errors: [{ errorCode: code, errorMessage: e.message, detail: '' }],
       error_code: code,

@@ -150,6 +150,32 @@ export async function main(
       exitCode = await runServe({ config: flags.config ?? env.serviceConfigPath }, io);
     });
 
+  program
+    .command('worker')
+    .description('run job workers only, on the service database (scale out beside ferry serve)')
+    .option('--config <file>', 'the service config (see docs/configuration.md)')
+    .action(async (flags: { config?: string }) => {
+      const { runWorker } = await import('./worker.js');
+      exitCode = await runWorker({ config: flags.config ?? env.serviceConfigPath }, io);
+    });
+
+  program
+    .command('region')
+    .description('region helpers')
+    .command('notification-config')
+    .description("print the notifications: block for a region's registry config (auto-sync)")
+    .argument('<region>', 'the region id')
+    .option('--config <file>', 'the service config (see docs/configuration.md)')
+    .option('--url <url>', 'how the registry reaches Ferry (default: the listen address)')
+    .action(async (region: string, flags: { config?: string; url?: string }) => {
+      const { runNotificationConfig } = await import('./region.js');
+      exitCode = await runNotificationConfig(
+        region,
+        { ...flags, config: flags.config ?? env.serviceConfigPath },
+        io,
+      );
+    });
+
   const admin = program.command('admin').description('administer the service database');
   admin
     .command('access-key')

@@ -54,7 +54,17 @@ describe('service config', () => {
       dataDir: '/srv/ferry/ferry-data',
       database: {},
       tokenTtlSeconds: 86400,
-      sync: { waitSeconds: 60, imageConcurrency: 4 },
+      sync: { waitSeconds: 60 },
+      workers: {
+        enabled: true,
+        concurrency: 8,
+        registryConcurrency: 8,
+        maxAttempts: 5,
+        retryBaseSeconds: 2,
+        retryMaxSeconds: 300,
+        shutdownGraceSeconds: 20,
+      },
+      autoSync: { reconcileSeconds: 300 },
       regions: [],
       logLevel: 'info',
     });
@@ -134,7 +144,8 @@ describe('service config', () => {
       FERRY_SECRET_KEY: KEY,
       FERRY_TOKEN_TTL_SECONDS: '3600',
       FERRY_SYNC_WAIT_SECONDS: '0',
-      FERRY_SYNC_IMAGE_CONCURRENCY: '16',
+      FERRY_WORKERS_CONCURRENCY: '16',
+      FERRY_WORKERS_ENABLED: 'false',
       FERRY_REGIONS_1_CA: '/tmp/ca.pem',
       FERRY_REGIONS_0_PASSWORD: 'other',
       FERRY_BOOTSTRAP_PASSWORD: 'pw2',
@@ -147,7 +158,8 @@ describe('service config', () => {
     expect(c.database.url).toBe('postgres://db/ferry');
     expect(c.secretKey).toBe(KEY);
     expect(c.tokenTtlSeconds).toBe(3600);
-    expect(c.sync).toEqual({ waitSeconds: 0, imageConcurrency: 16 });
+    expect(c.sync).toEqual({ waitSeconds: 0 });
+    expect([c.workers.concurrency, c.workers.enabled]).toEqual([16, false]);
     expect(c.regions[1]?.ca).toBe('/tmp/ca.pem');
     expect(c.regions[0]?.password).toBe('other');
     expect(c.regions[0]?.username).toBe('robot');
@@ -166,7 +178,7 @@ describe('service config', () => {
     });
     expect(c.regions).toEqual([{ id: 'a1', url: 'http://127.0.0.1:5000', eventToken: 'tok' }]);
     expect(c.bootstrap).toEqual({ domain: 'd', user: 'u', password: 'p', accessKeys: [] });
-    expect(c.sync).toEqual({ waitSeconds: 5, imageConcurrency: 4 });
+    expect(c.sync).toEqual({ waitSeconds: 5 });
     expect(c.listen).toEqual({ host: '::1', port: 80 });
   });
 
@@ -244,7 +256,7 @@ describe('service config', () => {
       'version: 1\nlisten: 1.2.3.4:8080\ndatadir: x',
       'ferry.yaml: datadir: unknown key (allowed: version, listen, dataDir, database,',
     ],
-    ['version: 1\nsync: {wait: 1}', 'ferry.yaml: sync.wait: unknown key (allowed: waitSeconds,'],
+    ['version: 1\nsync: {wait: 1}', 'ferry.yaml: sync.wait: unknown key (allowed: waitSeconds)'],
     [
       'version: 1\nregions: [{id: ab, url: "http://a"}, {id: ab, url: "http://b"}]',
       'ferry.yaml: regions[1].id: duplicate id ab (also regions[0])',
@@ -285,8 +297,12 @@ describe('service config', () => {
     ['version: 1\ntokenTtlSeconds: 1.5', 'ferry.yaml: tokenTtlSeconds: must be a whole number'],
     ['version: 1\nsync: {waitSeconds: -1}', 'ferry.yaml: sync.waitSeconds: must be a whole number'],
     ['version: 1\nsync: {waitSeconds: 3601}', 'ferry.yaml: sync.waitSeconds: must be a whole'],
-    ['version: 1\nsync: {imageConcurrency: 0}', 'ferry.yaml: sync.imageConcurrency: must be a'],
-    ['version: 1\nsync: {imageConcurrency: 65}', 'ferry.yaml: sync.imageConcurrency: must be a'],
+    ['version: 1\nworkers: {concurrency: 0}', 'ferry.yaml: workers.concurrency: must be a'],
+    ['version: 1\nworkers: {concurrency: 257}', 'ferry.yaml: workers.concurrency: must be a'],
+    [
+      'version: 1\nworkers: {enabled: yes please}',
+      'ferry.yaml: workers.enabled: must be true or false',
+    ],
     ['version: 1\nlogLevel: verbose', 'ferry.yaml: logLevel: must be one of fatal, error,'],
     ['version: 1\ndataDir: ""', 'ferry.yaml: dataDir: must be a non-empty string'],
     ['version: 1\nregions: {}', 'ferry.yaml: regions: must be a list'],
@@ -301,11 +317,9 @@ describe('service config', () => {
 
   it('accepts the range limits', () => {
     const c = cfg(
-      'version: 1\ntokenTtlSeconds: 60\nsync: {waitSeconds: 3600, imageConcurrency: 64}\nlisten: ":0"',
+      'version: 1\ntokenTtlSeconds: 60\nsync: {waitSeconds: 3600}\nworkers: {concurrency: 256}\nlisten: ":0"',
     );
-    expect([c.tokenTtlSeconds, c.sync.waitSeconds, c.sync.imageConcurrency]).toEqual([
-      60, 3600, 64,
-    ]);
+    expect([c.tokenTtlSeconds, c.sync.waitSeconds, c.workers.concurrency]).toEqual([60, 3600, 256]);
     expect(c.listen).toEqual({ host: '0.0.0.0', port: 0 });
     expect(cfg(undefined, { FERRY_TOKEN_TTL_SECONDS: '2592000' }).tokenTtlSeconds).toBe(2592000);
   });

@@ -34,7 +34,20 @@ export interface ServiceConfig {
   /** 64 hex characters (32 bytes). */
   secretKey?: string;
   tokenTtlSeconds: number;
-  sync: { waitSeconds: number; imageConcurrency: number };
+  sync: { waitSeconds: number };
+  /** Job workers in this process (`ferry serve`; `ferry worker` always runs them). */
+  workers: {
+    enabled: boolean;
+    concurrency: number;
+    /** Jobs touching one registry at once, across every process. */
+    registryConcurrency: number;
+    maxAttempts: number;
+    retryBaseSeconds: number;
+    retryMaxSeconds: number;
+    shutdownGraceSeconds: number;
+  };
+  /** The reconciler of auto-sync rules; 0 turns it off. */
+  autoSync: { reconcileSeconds: number };
   regions: RegionConfig[];
   bootstrap?: { domain: string; user: string; password: string; accessKeys: AccessKeyConfig[] };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -73,7 +86,7 @@ type Spec =
       must?: string;
     }
   | { t: 'int'; min: number; max: number; default?: number; required?: boolean; must?: string }
-  | { t: 'bool' }
+  | { t: 'bool'; default?: boolean }
   | { t: 'enum'; values: readonly string[]; default: string }
   | { t: 'map'; fields: Record<string, Spec>; required?: boolean; default?: Record<string, never> }
   | { t: 'list'; of: Spec; default?: never[] };
@@ -149,7 +162,26 @@ const SCHEMA: MapSpec = {
       default: {},
       fields: {
         waitSeconds: { t: 'int', min: 0, max: 3600, default: 60 },
-        imageConcurrency: { t: 'int', min: 1, max: 64, default: 4 },
+      },
+    },
+    workers: {
+      t: 'map',
+      default: {},
+      fields: {
+        enabled: { t: 'bool', default: true },
+        concurrency: { t: 'int', min: 1, max: 256, default: 8 },
+        registryConcurrency: { t: 'int', min: 1, max: 256, default: 8 },
+        maxAttempts: { t: 'int', min: 1, max: 100, default: 5 },
+        retryBaseSeconds: { t: 'int', min: 0, max: 3600, default: 2 },
+        retryMaxSeconds: { t: 'int', min: 1, max: 86400, default: 300 },
+        shutdownGraceSeconds: { t: 'int', min: 0, max: 3600, default: 20 },
+      },
+    },
+    autoSync: {
+      t: 'map',
+      default: {},
+      fields: {
+        reconcileSeconds: { t: 'int', min: 0, max: 86400, default: 300 },
       },
     },
     regions: {

@@ -4,6 +4,7 @@
 import { sql } from 'kysely';
 import type { Db } from './database.js';
 import * as m0001 from './migrations/0001-iam-and-sync.js';
+import * as m0002 from './migrations/0002-engine.js';
 
 interface Migration {
   version: number;
@@ -12,7 +13,10 @@ interface Migration {
 }
 
 /** Every migration, in order. A new one is a new numbered file added here. */
-export const MIGRATIONS: readonly Migration[] = [{ version: 1, ...m0001 }];
+export const MIGRATIONS: readonly Migration[] = [
+  { version: 1, ...m0001 },
+  { version: 2, ...m0002 },
+];
 
 // An arbitrary constant naming Ferry's migration lock (pg advisory locks take a bigint).
 const LOCK_ID = 0x46657272;

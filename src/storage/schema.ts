@@ -88,6 +88,41 @@ export interface SyncJobTable {
   finished_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   created_at: Timestamp;
   updated_at: Timestamp;
+  rule_id: string | null;
+  src_digest: string | null;
+  next_attempt_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface RegistryEventTable {
+  id: Generated<string>;
+  /** `region` (SWR) or `instance` (Enterprise). */
+  source_kind: string;
+  source_id: string;
+  event_id: string;
+  action: string;
+  repository: string;
+  tag: string | null;
+  digest: string | null;
+  media_type: string | null;
+  payload: unknown;
+  received_at: Timestamp;
+  processed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface ProcessTable {
+  id: string;
+  host: string;
+  pid: number;
+  kind: string;
+  worker_ids: ColumnType<string[], string[] | undefined, string[]>;
+  started_at: Timestamp;
+  heartbeat_at: Timestamp;
+}
+
+export interface ScheduleTickTable {
+  name: string;
+  tick_at: Timestamp;
+  process_id: string;
 }
 
 export interface MigrationTable {
@@ -106,5 +141,8 @@ export interface Database {
   namespaces: NamespaceTable;
   sync_rules: SyncRuleTable;
   sync_jobs: SyncJobTable;
+  registry_events: RegistryEventTable;
+  ferry_processes: ProcessTable;
+  schedule_ticks: ScheduleTickTable;
   ferry_migrations: MigrationTable;
 }

@@ -1,5 +1,5 @@
 // SWR basic rows: namespaces, auto-sync rules, sync jobs. One function per operation.
-import type { Selectable } from 'kysely';
+import type { Insertable, Selectable } from 'kysely';
 import type { Db } from './database.js';
 import type { NamespaceTable, SyncJobStatus, SyncJobTable, SyncRuleTable } from './schema.js';
 
@@ -124,18 +124,7 @@ export async function deleteSyncRule(
 /** Inserts sync jobs in one statement; returns them in the order given. */
 export async function insertSyncJobs(
   db: Db,
-  rows: Omit<
-    SyncJobTable,
-    | 'id'
-    | 'created_at'
-    | 'updated_at'
-    | 'attempts'
-    | 'bytes_copied'
-    | 'digest'
-    | 'error_reason'
-    | 'started_at'
-    | 'finished_at'
-  >[],
+  rows: Insertable<SyncJobTable>[],
 ): Promise<SyncJobRow[]> {
   if (rows.length === 0) return [];
   return db.insertInto('sync_jobs').values(rows).returningAll().execute();
@@ -153,6 +142,7 @@ export async function updateSyncJob(
     error_reason?: string | null;
     started_at?: Date | null;
     finished_at?: Date | null;
+    next_attempt_at?: Date | null;
   },
 ): Promise<void> {
   await db
@@ -165,11 +155,12 @@ export async function updateSyncJob(
 /** A page of one repository's sync jobs, and how many there are. */
 export async function listSyncJobs(
   db: Db,
-  key: { region_id: string; namespace: string; repo_name: string },
+  key: { domain_id: string; region_id: string; namespace: string; repo_name: string },
   page: { offset: number; limit: number; order: 'asc' | 'desc' },
 ): Promise<{ rows: SyncJobRow[]; total: number }> {
   const base = db
     .selectFrom('sync_jobs')
+    .where('domain_id', '=', key.domain_id)
     .where('region_id', '=', key.region_id)
     .where('namespace', '=', key.namespace)
     .where('repo_name', '=', key.repo_name);
@@ -193,4 +184,51 @@ export async function failUnfinishedSyncJobs(db: Db, reason: string): Promise<nu
     .where('status', 'in', ['waiting', 'running'])
     .executeTakeFirst();
   return Number(r.numUpdatedRows);
+}
+
+/** A sync job by id. */
+export async function findSyncJob(db: Db, id: string): Promise<SyncJobRow | undefined> {
+  return db.selectFrom('sync_jobs').selectAll().where('id', '=', id).executeTakeFirst();
+}
+
+/** The statuses of some sync jobs, by id. */
+export async function syncJobStatuses(db: Db, ids: string[]): Promise<Map<string, SyncJobStatus>> {
+  if (ids.length === 0) return new Map();
+  const rows = await db
+    .selectFrom('sync_jobs')
+    .select(['id', 'status'])
+    .where('id', 'in', ids)
+    .execute();
+  return new Map(rows.map((r) => [r.id, r.status]));
+}
+
+/** Inserts an auto-sync job unless one exists for its rule, tag and source digest. */
+export async function insertAutoSyncJob(
+  db: Db,
+  row: Insertable<SyncJobTable> & { rule_id: string; src_digest: string },
+): Promise<SyncJobRow | undefined> {
+  return db
+    .insertInto('sync_jobs')
+    .values(row)
+    .onConflict((oc) =>
+      oc
+        .columns(['rule_id', 'tag', 'src_digest'])
+        .where('rule_id', 'is not', null)
+        .where('src_digest', 'is not', null)
+        .doNothing(),
+    )
+    .returningAll()
+    .executeTakeFirst();
+}
+
+/** Every auto-sync rule with syncAuto on, optionally only one region's and repository's. */
+export async function listAutoRules(
+  db: Db,
+  filter: { region_id?: string; namespace?: string; repo_name?: string } = {},
+): Promise<SyncRuleRow[]> {
+  let q = db.selectFrom('sync_rules').selectAll().where('sync_auto', '=', true);
+  if (filter.region_id !== undefined) q = q.where('region_id', '=', filter.region_id);
+  if (filter.namespace !== undefined) q = q.where('namespace', '=', filter.namespace);
+  if (filter.repo_name !== undefined) q = q.where('repo_name', '=', filter.repo_name);
+  return q.orderBy('id').execute();
 }

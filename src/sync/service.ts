@@ -2,15 +2,23 @@
 // auto-sync rules, manual sync with the copy engine, and sync job records
 // (huawei-compat.md section 3). Routes call this; it calls storage and the registry.
 import { createHash } from 'node:crypto';
-import { describeError, FerryError } from '../errors/catalog.js';
+import { FerryError } from '../errors/catalog.js';
 import type { Principal } from '../iam/service.js';
-import { CopyEngine } from '../registry/copy/engine.js';
 import type { Db } from '../storage/database.js';
 import type { SyncJobStatus } from '../storage/schema.js';
 import * as store from '../storage/sync.js';
 import { ImageInfoCache, type ImageInfo } from './images.js';
+import { enqueueSyncJob } from './jobs.js';
 import { checkNamespace, checkTag } from './names.js';
 import type { Region, Regions } from './regions.js';
+
+const FINAL_STATUSES: readonly (SyncJobStatus | undefined)[] = [
+  'success',
+  'failed',
+  'existed',
+  'timeout',
+  'cancel',
+];
 
 /** Who calls, in which region. */
 export interface CallContext {
@@ -22,14 +30,6 @@ export interface CallContext {
 export interface SyncOptions {
   /** How long `sync_images` waits for its copies before answering. */
   waitSeconds: number;
-  /** Images of one request copied at once. */
-  imageConcurrency: number;
-}
-
-/** What the service reports as it works (logs, metrics). */
-export interface SyncEvents {
-  log?: (msg: string, fields: Record<string, unknown>) => void;
-  jobFinished?: (status: SyncJobStatus, bytes: number) => void;
 }
 
 /** A repository as the list and show APIs describe it. */
@@ -48,6 +48,9 @@ export interface RepositoryView {
 /** One tag with its image. */
 export interface TagView {
   tag: string;
+  regionId: string;
+  /** `namespace/name`. */
+  repo: string;
   repoId: number;
   image: ImageInfo;
   path: string;
@@ -63,24 +66,13 @@ export interface RemoteTarget {
 /** The SWR basic service. */
 export class SyncService {
   private readonly images = new ImageInfoCache();
-  private readonly running = new Set<Promise<unknown>>();
   private readonly abort = new AbortController();
 
   constructor(
     private readonly db: Db,
     private readonly regions: Regions,
     private readonly options: SyncOptions,
-    private readonly events: SyncEvents = {},
   ) {}
-
-  private log(msg: string, fields: Record<string, unknown>): void {
-    this.events.log?.(msg, fields);
-  }
-
-  /** Marks jobs a previous process left unfinished as failed (no job engine yet to resume them). */
-  async recover(): Promise<number> {
-    return store.failUnfinishedSyncJobs(this.db, 'interrupted: Ferry stopped while this job ran');
-  }
 
   // ---- namespaces ----
 
@@ -321,42 +313,46 @@ export class SyncService {
     const target = await this.checkTarget(ctx, namespace, repo, body);
     await this.tagsOf(ctx.region, namespace, repo);
     const override = body.override ?? false;
-    const jobs = await store.insertSyncJobs(
-      this.db,
-      tags.map((tag) => ({
-        domain_id: ctx.principal.domainId,
-        region_id: ctx.region.id,
-        namespace,
-        repo_name: repo,
-        tag,
-        remote_region_id: target.id,
-        remote_namespace: body.remoteNamespace,
-        override,
-        status: 'waiting' as const,
-        operator_id: ctx.principal.userId,
-        operator_name: ctx.principal.userName,
-      })),
-    );
-    const engine = new CopyEngine(ctx.region.registry, target.registry, {
-      override,
-      imageConcurrency: this.options.imageConcurrency,
-      signal: this.abort.signal,
+    // The rows and their jobs appear together or not at all (one transaction).
+    const jobs = await this.db.transaction().execute(async (tx) => {
+      const rows = await store.insertSyncJobs(
+        tx,
+        tags.map((tag) => ({
+          domain_id: ctx.principal.domainId,
+          region_id: ctx.region.id,
+          namespace,
+          repo_name: repo,
+          tag,
+          remote_region_id: target.id,
+          remote_namespace: body.remoteNamespace,
+          override,
+          status: 'waiting' as const,
+          operator_id: ctx.principal.userId,
+          operator_name: ctx.principal.userName,
+        })),
+      );
+      for (const row of rows) await enqueueSyncJob(tx, row.id);
+      return rows;
     });
-    const outcomes = new Map<string, SyncJobStatus>();
-    const work = Promise.all(
-      jobs.map(async (job) => {
-        const status = await this.runJob(engine, job, `${body.remoteNamespace}/${repo}`);
-        outcomes.set(job.tag, status);
-      }),
+    const statuses = await this.waitForJobs(
+      jobs.map((j) => j.id),
+      this.options.waitSeconds * 1000,
     );
-    this.track(work);
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      work,
-      new Promise((r) => (timer = setTimeout(r, this.options.waitSeconds * 1000))),
-    ]);
-    clearTimeout(timer);
-    return tags.filter((t) => outcomes.get(t) !== 'success');
+    return jobs.filter((j) => statuses.get(j.id) !== 'success').map((j) => j.tag);
+  }
+
+  /** Polls jobs until all are final, the wait ends, or the service stops. */
+  private async waitForJobs(ids: string[], waitMs: number): Promise<Map<string, SyncJobStatus>> {
+    const deadline = Date.now() + waitMs;
+    let delay = 50;
+    for (;;) {
+      const statuses = await store.syncJobStatuses(this.db, ids);
+      const done = ids.every((id) => FINAL_STATUSES.includes(statuses.get(id)));
+      if (done || Date.now() >= deadline || this.abort.signal.aborted) return statuses;
+      await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, deadline - Date.now()))));
+      // Quick first checks for small copies, then a gentler pace.
+      delay = Math.min(delay * 2, 500);
+    }
   }
 
   /** A page of a repository's sync jobs and the total. */
@@ -369,61 +365,14 @@ export class SyncService {
     await this.namespace(ctx, namespace);
     return store.listSyncJobs(
       this.db,
-      { region_id: ctx.region.id, namespace, repo_name: repo },
+      { domain_id: ctx.principal.domainId, region_id: ctx.region.id, namespace, repo_name: repo },
       page,
     );
   }
 
-  /** Stops running copies; their jobs end failed with a reason. Waits up to `graceMs`. */
-  async stop(graceMs = 5000): Promise<void> {
-    this.abort.abort(new FerryError('CANCELLED', 'Ferry is shutting down'));
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.running]),
-      new Promise((r) => (timer = setTimeout(r, graceMs))),
-    ]);
-    clearTimeout(timer);
-  }
-
-  private async runJob(
-    engine: CopyEngine,
-    job: store.SyncJobRow,
-    dstRepo: string,
-  ): Promise<SyncJobStatus> {
-    const srcRepo = `${job.namespace}/${job.repo_name}`;
-    try {
-      await store.updateSyncJob(this.db, job.id, {
-        status: 'running',
-        attempts: 1,
-        started_at: new Date(),
-      });
-      const r = await engine.copyImage({ srcRepo, srcRef: job.tag, dstRepo, dstTag: job.tag });
-      const status: SyncJobStatus =
-        r.status === 'copied' || r.status === 'skipped'
-          ? 'success'
-          : r.status === 'conflict'
-            ? 'existed'
-            : 'failed';
-      await store.updateSyncJob(this.db, job.id, {
-        status,
-        bytes_copied: r.bytes,
-        digest: r.digest ?? r.srcDigest ?? null,
-        error_reason: r.error ? describeError(r.error) : null,
-        finished_at: new Date(),
-      });
-      this.log('sync job finished', { job: job.id, image: `${srcRepo}:${job.tag}`, status });
-      this.events.jobFinished?.(status, r.bytes);
-      return status;
-    } catch (err) {
-      // The database itself failed: the job cannot be recorded, so say so in the log.
-      this.log('sync job could not be recorded', { job: job.id, error: describeError(err) });
-      return 'failed';
-    }
-  }
-
-  private track(p: Promise<unknown>): void {
-    const settled = p.catch(() => undefined).finally(() => this.running.delete(settled));
-    this.running.add(settled);
+  /** Ends the waits of sync_images requests (their jobs go on in the workers). */
+  stop(): void {
+    this.abort.abort();
   }
 
   /** Checks a rule or sync target; returns the target region. */
@@ -489,6 +438,8 @@ export class SyncService {
   private tagView(ctx: CallContext, repo: string, tag: string, image: ImageInfo): TagView {
     return {
       tag,
+      regionId: ctx.region.id,
+      repo,
       repoId: repositoryId(ctx.region.id, repo),
       image,
       path: `${ctx.region.host}/${repo}:${tag}`,

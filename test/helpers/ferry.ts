@@ -53,7 +53,7 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
     dataDir,
     logLevel: 'silent',
     tokenTtlSeconds: options.tokenTtlSeconds ?? 86400,
-    sync: { waitSeconds: options.waitSeconds ?? 60, imageConcurrency: 4 },
+    sync: { waitSeconds: options.waitSeconds ?? 60 },
     regions: regionIds.map((id) => ({ id, url: registries.get(id)!.url })),
     bootstrap: {
       domain: 'acme',

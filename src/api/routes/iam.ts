@@ -211,7 +211,7 @@ export function iamRoutes(deps: AppDeps): FastifyPluginAsync {
               name: principal.domainName,
               enabled: true,
               description: '',
-              links: { self: `${baseUrl(req)}/v3/domains/${principal.domainId}` },
+              links: { self },
             },
           ],
           links: { self, previous: null, next: null },

@@ -175,7 +175,7 @@ function repoListJson(r: RepositoryView, total: number) {
 function tagJson(t: TagView, capital: boolean) {
   const created = swrTime(t.image.created);
   return {
-    id: repositoryId(t.path, t.tag),
+    id: repositoryId(t.regionId, `${t.repo}:${t.tag}`),
     repo_id: t.repoId,
     [capital ? 'Tag' : 'tag']: t.tag,
     image_id: t.image.imageId,
