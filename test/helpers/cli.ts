@@ -65,7 +65,25 @@ export function startServe(
   args: string[],
   options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
 ): Promise<ServeProcess> {
-  const child = spawn(process.execPath, [FERRY_BIN, 'serve', ...args], {
+  return startProcess('serve', args, options);
+}
+
+/** Starts the real `ferry worker` and waits for its "running" line (`url` is empty). */
+export function startWorker(
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ServeProcess> {
+  return startProcess('worker', args, options);
+}
+
+function startProcess(
+  command: 'serve' | 'worker',
+  args: string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number },
+): Promise<ServeProcess> {
+  const ready =
+    command === 'serve' ? /Ferry is listening on (http:\/\/\S+)/ : /Ferry worker running()/;
+  const child = spawn(process.execPath, [FERRY_BIN, command, ...args], {
     cwd: options.cwd,
     env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -77,10 +95,10 @@ export function startServe(
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`ferry serve did not start:\n${out}`));
+      reject(new Error(`ferry ${command} did not start:\n${out}`));
     }, options.timeoutMs ?? 60_000);
     const poll = setInterval(() => {
-      const m = /Ferry is listening on (http:\/\/\S+)/.exec(out);
+      const m = ready.exec(out);
       if (m) {
         clearInterval(poll);
         clearTimeout(timer);
@@ -98,7 +116,7 @@ export function startServe(
     void exited.then((code) => {
       clearInterval(poll);
       clearTimeout(timer);
-      reject(new Error(`ferry serve exited with ${code}:\n${out}`));
+      reject(new Error(`ferry ${command} exited with ${code}:\n${out}`));
     });
   });
 }
