@@ -94,7 +94,14 @@ export async function openCore(
   try {
     db = await openDatabase(url);
     await migrate(db);
-    await runQueueMigrations({ connectionString: url, logger: quietLogger });
+    // Its own short-lived pool, ended here: graphile-worker leaves the pool it creates open.
+    const queuePool = new pg.Pool({ connectionString: url, max: 1 });
+    queuePool.on('error', () => undefined);
+    try {
+      await runQueueMigrations({ pgPool: queuePool, logger: quietLogger });
+    } finally {
+      await queuePool.end();
+    }
     const regions = new Regions(config.regions);
     const iam = new IamService(
       db,

@@ -29,8 +29,9 @@ beforeAll(async () => {
   pgServer = await startEmbeddedPostgres(dir);
   db = await openDatabase(pgServer.url);
   await migrate(db);
-  await runMigrations({ connectionString: pgServer.url });
   pool = new pg.Pool({ connectionString: pgServer.url, max: 10 });
+  pool.on('error', () => undefined);
+  await runMigrations({ pgPool: pool });
 });
 
 afterAll(async () => {
