@@ -5,11 +5,13 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { parse } from 'yaml';
 import { loadServiceConfig, type ServiceConfig } from '../config/service-config.js';
 import { describeError } from '../errors/catalog.js';
 import { startFerry } from '../main.js';
 import type { CliIo } from './copy.js';
 import { startLocalRegistry, type LocalRegistry } from './local-registry.js';
+import { notificationBlock } from './region.js';
 
 /** Flags of `ferry serve`. */
 export interface ServeFlags {
@@ -22,16 +24,16 @@ const QUICKSTART_REGIONS = [
   { id: 'cn-east-3', port: 5001 },
 ];
 
-/** The generated password of the quickstart admin, kept in dataDir (mode 0600). */
-async function quickstartPassword(dataDir: string): Promise<{ password: string; file: string }> {
-  const file = join(dataDir, 'admin-password');
+/** A generated quickstart secret, kept in dataDir (mode 0600) so restarts reuse it. */
+async function quickstartSecret(dataDir: string, name: string): Promise<string> {
+  const file = join(dataDir, name);
   try {
-    return { password: (await readFile(file, 'utf8')).trim(), file };
+    return (await readFile(file, 'utf8')).trim();
   } catch {
     await mkdir(dataDir, { recursive: true });
-    const password = randomBytes(12).toString('base64url');
-    await writeFile(file, password + '\n', { mode: 0o600 });
-    return { password, file };
+    const secret = randomBytes(12).toString('base64url');
+    await writeFile(file, secret + '\n', { mode: 0o600 });
+    return secret;
   }
 }
 
@@ -44,20 +46,35 @@ async function quickstart(
   const registries: LocalRegistry[] = [];
   const out: ServiceConfig = { ...config, regions: [...config.regions] };
   if (!config.bootstrap) {
-    const { password, file } = await quickstartPassword(config.dataDir);
+    const file = join(config.dataDir, 'admin-password');
+    const password = await quickstartSecret(config.dataDir, 'admin-password');
     out.bootstrap = { domain: 'demo', user: 'admin', password, accessKeys: [] };
     notes.push(`sign in: domain "demo", user "admin", password in ${file}`);
   }
   if (config.regions.length === 0) {
     try {
+      // Pushes reach Ferry at once when its port is known in advance (auto-sync rules).
+      const token =
+        config.listen.port !== 0
+          ? await quickstartSecret(config.dataDir, 'event-token')
+          : undefined;
       for (const r of QUICKSTART_REGIONS) {
+        const extra = token
+          ? (parse(
+              notificationBlock(
+                `http://127.0.0.1:${config.listen.port}/v2/events/registries/${r.id}`,
+                token,
+              ),
+            ) as Record<string, unknown>)
+          : undefined;
         const reg = await startLocalRegistry({
           dir: join(config.dataDir, 'registries', r.id),
           port: r.port,
           keepData: true,
+          extra,
         });
         registries.push(reg);
-        out.regions.push({ id: r.id, url: reg.url });
+        out.regions.push({ id: r.id, url: reg.url, ...(token ? { eventToken: token } : {}) });
       }
       notes.push(
         `regions: ${registries.map((r, i) => `${QUICKSTART_REGIONS[i]!.id} = ${r.url}`).join(', ')} (local docker-registry, images in ${join(config.dataDir, 'registries')})`,
