@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Route needs no IAM authentication (it may check its own, like event tokens). */
     public?: boolean;
+    /** The handler gets the raw body and parses it after its own credential check. */
+    rawBody?: boolean;
   }
 }
 
@@ -74,7 +76,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!req.routeOptions.config.public && !req.routeOptions.url?.startsWith('/docs')) {
       req.auth = await authenticate(req, deps.iam, deps.regions, raw);
     }
-    if (raw && raw.length > 0) {
+    if (req.routeOptions.config.rawBody) {
+      // The route checks its own credentials first, then parses (parseJsonBody).
+      req.body = raw;
+    } else if (raw && raw.length > 0) {
       try {
         req.body = JSON.parse(raw.toString('utf8'));
       } catch {

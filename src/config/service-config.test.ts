@@ -65,6 +65,7 @@ describe('service config', () => {
         shutdownGraceSeconds: 20,
       },
       autoSync: { reconcileSeconds: 300 },
+      instances: [],
       regions: [],
       logLevel: 'info',
     });
@@ -297,6 +298,14 @@ describe('service config', () => {
     ['version: 1\ntokenTtlSeconds: 1.5', 'ferry.yaml: tokenTtlSeconds: must be a whole number'],
     ['version: 1\nsync: {waitSeconds: -1}', 'ferry.yaml: sync.waitSeconds: must be a whole number'],
     ['version: 1\nsync: {waitSeconds: 3601}', 'ferry.yaml: sync.waitSeconds: must be a whole'],
+    [
+      'version: 1\ninstances: [{id: i1, name: n, url: "http://a", domain: d, region: nowhere}]',
+      'ferry.yaml: instances[0].region: names no configured region',
+    ],
+    [
+      'version: 1\nregions: [{id: ab, url: "http://a"}]\ninstances: [{id: i1, name: n, url: "http://a", domain: d, region: ab}, {id: i1, name: m, url: "http://b", domain: d, region: ab}]',
+      'ferry.yaml: instances[1].id: duplicate id i1',
+    ],
     ['version: 1\nworkers: {concurrency: 0}', 'ferry.yaml: workers.concurrency: must be a'],
     ['version: 1\nworkers: {concurrency: 257}', 'ferry.yaml: workers.concurrency: must be a'],
     [

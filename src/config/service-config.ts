@@ -18,6 +18,22 @@ export interface RegionConfig {
   eventToken?: string;
 }
 
+/** An SWR Enterprise instance: a registry Ferry manages for a domain's project. */
+export interface InstanceConfig {
+  id: string;
+  name: string;
+  description?: string;
+  url: string;
+  /** Domain (account) name that owns it. */
+  domain: string;
+  /** Region id; the instance belongs to the domain's project of that region. */
+  region: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  eventToken?: string;
+}
+
 /** An access key created at bootstrap. */
 export interface AccessKeyConfig {
   ak: string;
@@ -49,6 +65,7 @@ export interface ServiceConfig {
   /** The reconciler of auto-sync rules; 0 turns it off. */
   autoSync: { reconcileSeconds: number };
   regions: RegionConfig[];
+  instances: InstanceConfig[];
   bootstrap?: { domain: string; user: string; password: string; accessKeys: AccessKeyConfig[] };
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
 }
@@ -137,6 +154,13 @@ function secretKey(v: string): string {
   return v;
 }
 
+function instanceId(v: string): string {
+  if (!/^[a-z0-9][a-z0-9-]{0,62}$/.test(v)) {
+    throw new Invalid('must be 1 to 63 lower-case letters, digits and dashes');
+  }
+  return v;
+}
+
 function regionId(v: string): string {
   if (!REGION_ID.test(v)) {
     throw new Invalid(
@@ -192,6 +216,25 @@ const SCHEMA: MapSpec = {
         fields: {
           id: { t: 'str', required: true, conv: regionId },
           url: { t: 'str', required: true, conv: regionUrl },
+          username: { t: 'str' },
+          password: { t: 'str' },
+          ca: { t: 'str' },
+          eventToken: { t: 'str' },
+        },
+      },
+    },
+    instances: {
+      t: 'list',
+      default: [],
+      of: {
+        t: 'map',
+        fields: {
+          id: { t: 'str', required: true, conv: instanceId },
+          name: { t: 'str', required: true },
+          description: { t: 'str' },
+          url: { t: 'str', required: true, conv: regionUrl },
+          domain: { t: 'str', required: true },
+          region: { t: 'str', required: true },
           username: { t: 'str' },
           password: { t: 'str' },
           ca: { t: 'str' },
@@ -468,6 +511,23 @@ class Loader {
   }
 
   private crossCheck(c: ServiceConfig): void {
+    c.instances.forEach((inst, i) => {
+      const first = c.instances.findIndex((o) => o.id === inst.id);
+      if (first < i) {
+        throw this.bad(
+          ['instances', i, 'id'],
+          `duplicate id ${inst.id} (also instances[${first}])`,
+        );
+      }
+      if (!c.regions.some((r) => r.id === inst.region)) {
+        throw this.bad(['instances', i, 'region'], `names no configured region`);
+      }
+      if ((inst.username === undefined) !== (inst.password === undefined)) {
+        const [missing, other] =
+          inst.username === undefined ? ['username', 'password'] : ['password', 'username'];
+        throw this.bad(['instances', i, missing], `is required when ${other} is set`);
+      }
+    });
     c.regions.forEach((r, i) => {
       const first = c.regions.findIndex((o) => o.id === r.id);
       if (first < i)

@@ -125,6 +125,101 @@ export interface ScheduleTickTable {
   process_id: string;
 }
 
+type MaybeDate = ColumnType<Date | null, Date | null | undefined, Date | null>;
+
+export interface ReplicationRegistryTable {
+  id: Generated<string>;
+  instance_id: string;
+  name: string;
+  description: Generated<string>;
+  type: string;
+  url: string;
+  credential_type: Generated<string>;
+  access_key: Generated<string>;
+  access_secret_encrypted: Generated<string>;
+  insecure: Generated<boolean>;
+  project_id: string | null;
+  region_id: string | null;
+  remote_instance_id: string | null;
+  dns_conf: unknown;
+  status: Generated<string>;
+  status_reason: string | null;
+  checked_at: MaybeDate;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ReplicationPolicyTable {
+  id: Generated<string>;
+  instance_id: string;
+  name: string;
+  description: Generated<string>;
+  src_registry_id: string | null;
+  dest_registry_id: string | null;
+  dest_namespace: Generated<string>;
+  dest_namespace_replace_count: Generated<number>;
+  filters: unknown;
+  repo_scope_mode: string;
+  trigger_type: string;
+  trigger_cron: string | null;
+  override: Generated<boolean>;
+  enabled: Generated<boolean>;
+  speed_kbps: number | null;
+  platforms: unknown;
+  referrers: Generated<boolean>;
+  replicate_deletion: Generated<boolean>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ReplicationExecutionTable {
+  id: Generated<string>;
+  policy_id: string;
+  instance_id: string;
+  status: string;
+  status_text: Generated<string>;
+  trigger: string;
+  event_repository: string | null;
+  event_tag: string | null;
+  event_action: string | null;
+  stop_requested: Generated<boolean>;
+  start_time: MaybeDate;
+  end_time: MaybeDate;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface ReplicationTaskTable {
+  id: Generated<string>;
+  execution_id: string;
+  resource_type: Generated<string>;
+  src_resource: string;
+  dst_resource: string;
+  operation: string;
+  job_id: Generated<string>;
+  status: string;
+  status_revision: Generated<number>;
+  bytes_done: ColumnType<string, number | undefined, number>;
+  bytes_total: ColumnType<string, number | undefined, number>;
+  log: Generated<string>;
+  start_time: MaybeDate;
+  end_time: MaybeDate;
+}
+
+export interface ReplicationSubtaskTable {
+  id: Generated<string>;
+  task_id: string;
+  namespace: string;
+  repository: string;
+  tag: string;
+  digest: Generated<string>;
+  status: string;
+  status_text: Generated<string>;
+  bytes_done: ColumnType<string, number | undefined, number>;
+  start_time: MaybeDate;
+  end_time: MaybeDate;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -144,5 +239,10 @@ export interface Database {
   registry_events: RegistryEventTable;
   ferry_processes: ProcessTable;
   schedule_ticks: ScheduleTickTable;
+  replication_registries: ReplicationRegistryTable;
+  replication_policies: ReplicationPolicyTable;
+  replication_executions: ReplicationExecutionTable;
+  replication_tasks: ReplicationTaskTable;
+  replication_subtasks: ReplicationSubtaskTable;
   ferry_migrations: MigrationTable;
 }

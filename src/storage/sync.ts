@@ -232,3 +232,29 @@ export async function listAutoRules(
   if (filter.repo_name !== undefined) q = q.where('repo_name', '=', filter.repo_name);
   return q.orderBy('id').execute();
 }
+
+/** Sets a failed auto-sync job of (rule, tag, digest) back to waiting; its id, if there was one. */
+export async function retryFailedAutoSyncJob(
+  db: Db,
+  ruleId: string,
+  tag: string,
+  digest: string,
+): Promise<string | undefined> {
+  const r = await db
+    .updateTable('sync_jobs')
+    .set({
+      status: 'waiting',
+      attempts: 0,
+      error_reason: null,
+      finished_at: null,
+      next_attempt_at: null,
+      updated_at: new Date(),
+    })
+    .where('rule_id', '=', ruleId)
+    .where('tag', '=', tag)
+    .where('src_digest', '=', digest)
+    .where('status', '=', 'failed')
+    .returning('id')
+    .executeTakeFirst();
+  return r?.id;
+}

@@ -202,6 +202,14 @@ export function syncJobHandlers(
         if (row) {
           await enqueueSyncJob(tx, row.id);
           created++;
+          return;
+        }
+        // This digest was tried before: a job that failed (the tag was missing, the target
+        // down longer than its attempts) is tried again; one that ran is left alone.
+        const retried = await store.retryFailedAutoSyncJob(tx, rule.id, tag, digest);
+        if (retried) {
+          await enqueueSyncJob(tx, retried);
+          created++;
         }
       });
     }

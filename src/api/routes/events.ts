@@ -4,6 +4,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
 import { FerryError } from '../../errors/catalog.js';
 import { receiveEvents } from '../../sync/events.js';
+import { parseJsonBody } from '../body.js';
 import type { AppDeps } from '../deps.js';
 
 function sameSecret(a: string, b: string): boolean {
@@ -18,7 +19,7 @@ export function eventRoutes(deps: AppDeps): FastifyPluginAsync {
     app.post<{ Params: { region_id: string } }>(
       '/v2/events/registries/:region_id',
       {
-        config: { public: true },
+        config: { public: true, rawBody: true },
         schema: {
           tags: ['Events'],
           summary: 'Receive a registry notification envelope (push events) for a region',
@@ -33,7 +34,8 @@ export function eventRoutes(deps: AppDeps): FastifyPluginAsync {
         if (!region?.eventToken || !token || !sameSecret(token, region.eventToken)) {
           throw new FerryError('UNAUTHENTICATED', 'missing or wrong event token');
         }
-        const r = await receiveEvents(deps.db, { kind: 'region', id: region.id }, req.body);
+        const body = parseJsonBody(req.body);
+        const r = await receiveEvents(deps.db, { kind: 'region', id: region.id }, body);
         return reply.status(200).send(r);
       },
     );

@@ -22,6 +22,7 @@ import {
 } from '../types.js';
 import { filterIndexEntries, type PlatformSpec } from './filter.js';
 import { Semaphore } from '../semaphore.js';
+import { RateLimiter, throttled } from './throttle.js';
 
 /** Options of a copy. */
 export interface CopyOptions {
@@ -41,6 +42,8 @@ export interface CopyOptions {
   blobAttempts?: number;
   /** First backoff between blob attempts, doubled each time. */
   blobRetryDelayMs?: number;
+  /** A bandwidth limit for blob data, shared with other copies that hold the same limiter. */
+  rateLimiter?: RateLimiter;
   /** Upload mode passed to the target. */
   uploadMode?: 'monolithic' | 'chunked' | 'stream';
   signal?: AbortSignal;
@@ -422,7 +425,13 @@ export class CopyEngine {
           });
         });
         source.on('error', (err) => verify.destroy(err));
-        source.pipe(verify);
+        if (this.options.rateLimiter) {
+          const slow = throttled(this.options.rateLimiter, this.options.signal);
+          slow.on('error', (err) => verify.destroy(err));
+          source.pipe(slow).pipe(verify);
+        } else {
+          source.pipe(verify);
+        }
         const putOptions = this.options.uploadMode ? { mode: this.options.uploadMode } : {};
         await this.dst.blobPut(dstRepo, desc, verify, {
           ...putOptions,
