@@ -18,6 +18,9 @@ import { migrate } from './storage/migrate.js';
 import { Regions } from './sync/regions.js';
 import { SyncService } from './sync/service.js';
 import { syncJobHandlers } from './sync/jobs.js';
+import { Instances } from './replication/instances.js';
+import { replicationRunner } from './replication/runner.js';
+import { ReplicationService } from './replication/service.js';
 import { enqueue } from './engine/queue.js';
 import { Scheduler } from './engine/scheduler.js';
 import { RegistrySlots } from './engine/slots.js';
@@ -43,6 +46,8 @@ export interface FerryCore {
   db: Db;
   iam: IamService;
   regions: Regions;
+  instances: Instances;
+  replication: ReplicationService;
   database: string;
   databaseUrl: string;
   close(): Promise<void>;
@@ -103,9 +108,11 @@ export async function openCore(
       await queuePool.end();
     }
     const regions = new Regions(config.regions);
+    const instances = new Instances(config.instances);
+    const box = new SecretBox(await secretKey(config));
     const iam = new IamService(
       db,
-      new SecretBox(await secretKey(config)),
+      box,
       config.regions.map((r) => r.id),
       config.tokenTtlSeconds,
     );
@@ -115,10 +122,13 @@ export async function openCore(
       db,
       iam,
       regions,
+      instances,
+      replication: new ReplicationService(db, instances, box),
       database,
       databaseUrl: url,
       close: async () => {
         await regions.close();
+        await instances.close();
         await opened.destroy();
         await embedded?.stop();
       },
@@ -145,7 +155,8 @@ async function startEngine(
   const w = config.workers;
   const slotPool = new pg.Pool({ connectionString: core.databaseUrl, max: w.concurrency + 2 });
   slotPool.on('error', () => undefined);
-  const handlers = syncJobHandlers({
+  const replication = replicationRunner({ db: core.db, service: core.replication, log });
+  const syncHandlers = syncJobHandlers({
     db: core.db,
     regions: core.regions,
     slots: new RegistrySlots(slotPool, w.registryConcurrency),
@@ -159,7 +170,9 @@ async function startEngine(
       metrics?.syncJobs.inc({ status });
       metrics?.syncBytes.inc(bytes);
     },
+    onInstanceEvent: replication.onInstanceEvent,
   });
+  const handlers = { ...syncHandlers, ...replication.handlers };
   let workers: Workers | undefined;
   try {
     workers = await startWorkers({
@@ -191,9 +204,17 @@ async function startEngine(
         ),
     });
   }
+  // Replication registries' health, every minute, once across processes.
+  scheduler.add({
+    name: 'replication-check-registries',
+    spec: { everySeconds: 60 },
+    fire: () => replication.enqueueCheckAll(),
+  });
+  const stopPolicySchedules = replication.schedulePolicies(scheduler);
   const started = workers;
   return {
     stop: async () => {
+      stopPolicySchedules();
       scheduler.stop();
       await started.stop();
       await slotPool.end().catch(() => undefined);
@@ -217,6 +238,7 @@ export async function startFerry(
       iam: core.iam,
       sync,
       regions: core.regions,
+      replication: core.replication,
       metrics,
       config,
       logger: options.logger,

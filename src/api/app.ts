@@ -6,11 +6,12 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { FerryError, toFerryError } from '../errors/catalog.js';
 import { authenticate, type RequestAuth } from './auth.js';
 import type { AppDeps } from './deps.js';
-import { iamError, swrError } from './errors.js';
+import { eeError, iamError, swrError } from './errors.js';
 import { iamRoutes } from './routes/iam.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { swrRoutes } from './routes/swr.js';
+import { replicationRoutes } from './routes/replication.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -45,6 +46,14 @@ async function unparsedBody(req: FastifyRequest): Promise<Buffer | undefined> {
 
 function isIam(req: FastifyRequest): boolean {
   return req.url.startsWith('/v3/');
+}
+
+function isEnterprise(req: FastifyRequest): boolean {
+  return /^\/v2\/[^/]+\/instances(\/|\?|$)/.test(req.url);
+}
+
+function errorBody(req: FastifyRequest, e: FerryError) {
+  return isIam(req) ? iamError(e) : isEnterprise(req) ? eeError(e) : swrError(e);
 }
 
 /** Builds the app; call `listen` on it to serve. */
@@ -111,13 +120,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       e = toFerryError(err);
     }
     if (e.status >= 500) req.log.warn({ code: e.code, msg: e.message }, 'request failed');
-    const { status, body } = isIam(req) ? iamError(e) : swrError(e);
+    const { status, body } = errorBody(req, e);
     await reply.status(status).send(body);
   });
 
   app.setNotFoundHandler(async (req, reply) => {
     const e = new FerryError('NOT_FOUND', `no API ${req.method} ${req.url.split('?')[0]}`);
-    const { status, body } = isIam(req) ? iamError(e) : swrError(e);
+    const { status, body } = errorBody(req, e);
     await reply.status(status).send(body);
   });
 
@@ -150,5 +159,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(iamRoutes(deps));
   await app.register(swrRoutes(deps));
   await app.register(eventRoutes(deps));
+  await app.register(replicationRoutes(deps));
   return app;
 }

@@ -4,6 +4,7 @@ import type { Db } from '../storage/database.js';
 import type { Regions } from '../sync/regions.js';
 import type { SyncService } from '../sync/service.js';
 import type { Metrics } from './metrics.js';
+import type { ReplicationService } from '../replication/service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 
 /** What the API needs. */
@@ -12,6 +13,7 @@ export interface AppDeps {
   iam: IamService;
   sync: SyncService;
   regions: Regions;
+  replication: ReplicationService;
   metrics: Metrics;
   /** For the region event tokens. */
   config: Readonly<ServiceConfig>;

@@ -53,3 +53,13 @@ export function iamError(err: unknown): { status: number; body: Record<string, u
     },
   };
 }
+
+/** The SWR Enterprise error body (huawei-compat.md 2.1, 4): the three documented fields. */
+export function eeError(err: unknown): { status: number; body: Record<string, unknown> } {
+  const e = toFerryError(err);
+  const code = swrCodeFor(e);
+  return {
+    status: e.status,
+    body: { error_code: code, error_msg: e.message, encoded_authorization_message: '' },
+  };
+}

@@ -9,17 +9,26 @@ export interface JobPayloads {
   'registry-event': { eventId: string };
   /** Compare tag digests of every auto-sync rule and enqueue what events missed. */
   'reconcile-auto-sync': { tickAt: string };
+  /** Plan and run one replication execution (SWR Enterprise). */
+  'replication-execute': { executionId: string };
+  /** Check replication registries' health (one, or all when no id). */
+  'replication-check-registries': { registryId?: string };
 }
 
 /** A job kind. */
 export type JobKind = keyof JobPayloads;
 
+// Every kind once; `satisfies` makes the compiler refuse a kind missing from this list.
+const KINDS = {
+  'sync-image': true,
+  'registry-event': true,
+  'reconcile-auto-sync': true,
+  'replication-execute': true,
+  'replication-check-registries': true,
+} as const satisfies Record<JobKind, true>;
+
 /** The kinds, for startup checks and docs. */
-export const JOB_KINDS: readonly JobKind[] = [
-  'sync-image',
-  'registry-event',
-  'reconcile-auto-sync',
-];
+export const JOB_KINDS = Object.keys(KINDS) as readonly JobKind[];
 
 /** What a handler gets besides its payload. */
 export interface JobContext {

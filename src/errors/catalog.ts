@@ -129,6 +129,20 @@ export const ERRORS = {
     temporary: false,
     swr: 'SVCSTG.SWR.4060074',
   },
+  /** The resource is in use (a replication registry a policy uses). */
+  RESOURCE_IN_USE: {
+    status: 409,
+    message: 'the resource is in use',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4090101',
+  },
+  /** The operation is not allowed in the resource's state (executing a disabled policy). */
+  PRECONDITION_FAILED: {
+    status: 412,
+    message: 'the resource is not in a state that allows this',
+    temporary: false,
+    swr: 'SVCSTG.SWR.4120001',
+  },
   /** Something Ferry did not expect; a bug. */
   INTERNAL: { status: 500, message: 'internal error', temporary: false },
 } as const satisfies Record<string, ErrorSpec>;

@@ -30,6 +30,8 @@ export interface SyncJobDeps {
   retry: RetryPolicy;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
   jobFinished?: (status: SyncJobStatus, bytes: number) => void;
+  /** Events from SWR Enterprise instances go to replication. */
+  onInstanceEvent?: (event: events.RegistryEventRow) => Promise<void>;
 }
 
 const FINAL: readonly SyncJobStatus[] = ['success', 'failed', 'existed', 'timeout', 'cancel'];
@@ -228,6 +230,8 @@ export function syncJobHandlers(
     ) {
       const n = await autoSync(event.source_id, event.repository, event.tag, event.digest);
       if (n > 0) log('push event created sync jobs', { event: event.id, jobs: n });
+    } else if (event.source_kind === 'instance') {
+      await deps.onInstanceEvent?.(event);
     }
     await events.markEventProcessed(deps.db, event.id);
   }

@@ -23,6 +23,10 @@ export interface TestFerry {
   registries: Map<string, TestRegistry>;
   /** Region id to its event token. */
   eventTokens: Map<string, string>;
+  /** Instance id to its registry. */
+  instanceRegistries: Map<string, TestRegistry>;
+  /** Instance id to its event token. */
+  instanceTokens: Map<string, string>;
   domain: string;
   user: string;
   password: string;
@@ -52,6 +56,8 @@ export interface TestFerryOptions {
   regionUrls?: Record<string, string>;
   /** Use this PostgreSQL instead of an embedded one in the data folder. */
   databaseUrl?: string;
+  /** SWR Enterprise instances of domain `acme`, each with its own registry (and event token). */
+  instances?: { id: string; region?: string; notifications?: boolean }[];
 }
 
 export const TEST_AK = 'HPUAFERRYTESTAK00001';
@@ -65,6 +71,8 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
   const port = await freePort();
   const registries = new Map<string, TestRegistry>();
   const eventTokens = new Map<string, string>();
+  const instanceRegistries = new Map<string, TestRegistry>();
+  const instanceTokens = new Map<string, string>();
   try {
     for (const id of regionIds) {
       let extra: Record<string, unknown> | undefined;
@@ -78,8 +86,20 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
       }
       registries.set(id, await startRegistry({ extra }));
     }
+    for (const inst of options.instances ?? []) {
+      const token = randomBytes(16).toString('hex');
+      instanceTokens.set(inst.id, token);
+      const extra = inst.notifications
+        ? (parse(
+            notificationBlock(`http://127.0.0.1:${port}/v2/events/instances/${inst.id}`, token),
+          ) as Record<string, unknown>)
+        : undefined;
+      instanceRegistries.set(inst.id, await startRegistry({ extra }));
+    }
   } catch (err) {
-    await Promise.all([...registries.values()].map((r) => r.stop()));
+    await Promise.all(
+      [...registries.values(), ...instanceRegistries.values()].map((r) => r.stop()),
+    );
     throw err;
   }
   const password = 'test-password-1';
@@ -104,6 +124,14 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
       url: options.regionUrls?.[id] ?? registries.get(id)!.url,
       ...(eventTokens.has(id) ? { eventToken: eventTokens.get(id) } : {}),
     })),
+    instances: (options.instances ?? []).map((inst) => ({
+      id: inst.id,
+      name: `instance-${inst.id}`,
+      url: instanceRegistries.get(inst.id)!.url,
+      domain: 'acme',
+      region: inst.region ?? regionIds[0],
+      eventToken: instanceTokens.get(inst.id),
+    })),
     bootstrap: {
       domain: 'acme',
       user: 'alice',
@@ -116,7 +144,9 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
   try {
     ferry = await startFerry(config, { logger: false });
   } catch (err) {
-    await Promise.all([...registries.values()].map((r) => r.stop()));
+    await Promise.all(
+      [...registries.values(), ...instanceRegistries.values()].map((r) => r.stop()),
+    );
     await rm(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -128,6 +158,8 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
     config,
     registries,
     eventTokens,
+    instanceRegistries,
+    instanceTokens,
     domain: 'acme',
     user: 'alice',
     password,
@@ -136,7 +168,9 @@ export async function startTestFerry(options: TestFerryOptions = {}): Promise<Te
     async stop(stopOptions = {}) {
       await ferry.stop();
       if (stopOptions.keepData) return;
-      await Promise.all([...registries.values()].map((r) => r.stop()));
+      await Promise.all(
+        [...registries.values(), ...instanceRegistries.values()].map((r) => r.stop()),
+      );
       await rm(dataDir, { recursive: true, force: true });
     },
     async restart(change) {

@@ -13,7 +13,7 @@ function sameSecret(a: string, b: string): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
-/** POST /v2/events/registries/{region_id}. */
+/** POST /v2/events/registries/{region_id} and /v2/events/instances/{instance_id}. */
 export function eventRoutes(deps: AppDeps): FastifyPluginAsync {
   return async (app) => {
     app.post<{ Params: { region_id: string } }>(
@@ -36,6 +36,30 @@ export function eventRoutes(deps: AppDeps): FastifyPluginAsync {
         }
         const body = parseJsonBody(req.body);
         const r = await receiveEvents(deps.db, { kind: 'region', id: region.id }, body);
+        return reply.status(200).send(r);
+      },
+    );
+
+    app.post<{ Params: { instance_id: string } }>(
+      '/v2/events/instances/:instance_id',
+      {
+        config: { public: true, rawBody: true },
+        schema: {
+          tags: ['Events'],
+          summary:
+            'Receive a registry notification envelope (push events) for an Enterprise instance',
+          security: [{ eventToken: [] }],
+        },
+      },
+      async (req, reply) => {
+        const inst = deps.config.instances.find((i) => i.id === req.params.instance_id);
+        const auth = req.headers.authorization ?? '';
+        const token = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+        if (!inst?.eventToken || !token || !sameSecret(token, inst.eventToken)) {
+          throw new FerryError('UNAUTHENTICATED', 'missing or wrong event token');
+        }
+        const body = parseJsonBody(req.body);
+        const r = await receiveEvents(deps.db, { kind: 'instance', id: inst.id }, body);
         return reply.status(200).send(r);
       },
     );
