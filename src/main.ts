@@ -99,14 +99,7 @@ export async function openCore(
   try {
     db = await openDatabase(url);
     await migrate(db);
-    // Its own short-lived pool, ended here: graphile-worker leaves the pool it creates open.
-    const queuePool = new pg.Pool({ connectionString: url, max: 1 });
-    queuePool.on('error', () => undefined);
-    try {
-      await runQueueMigrations({ pgPool: queuePool, logger: quietLogger });
-    } finally {
-      await queuePool.end();
-    }
+    await migrateQueue(url);
     const regions = new Regions(config.regions);
     const instances = new Instances(config.instances);
     const box = new SecretBox(await secretKey(config));
@@ -306,6 +299,30 @@ export async function startWorkerProcess(
     throw err;
   }
 }
+
+/**
+ * graphile-worker's own migrations, under an advisory lock: it creates its schema without
+ * one, so processes starting together on a new database would collide. Its own short-lived
+ * pool, ended here, since graphile-worker leaves a pool it creates open.
+ */
+async function migrateQueue(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 2 });
+  pool.on('error', () => undefined);
+  const lockHolder = await pool.connect();
+  try {
+    await lockHolder.query('SELECT pg_advisory_lock($1)', [QUEUE_MIGRATION_LOCK]);
+    await runQueueMigrations({ pgPool: pool, logger: quietLogger });
+  } finally {
+    await lockHolder
+      .query('SELECT pg_advisory_unlock($1)', [QUEUE_MIGRATION_LOCK])
+      .catch(() => undefined);
+    lockHolder.release();
+    await pool.end();
+  }
+}
+
+// An arbitrary constant naming the queue-migration lock (storage/migrate.ts uses another).
+const QUEUE_MIGRATION_LOCK = 0x46657273;
 
 // graphile-worker's migration chatter is not for Ferry's users.
 const quietLogger = new Logger(() => () => undefined);

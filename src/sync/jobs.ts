@@ -88,7 +88,8 @@ export function syncJobHandlers(
       next_attempt_at: null,
     });
 
-    let bytes = Number(job.bytes_copied);
+    // Bytes of this attempt: what an interrupted attempt streamed never landed as a whole.
+    let bytes = 0;
     let lastWrite = Date.now();
     let error: FerryError | undefined;
     let result: Awaited<ReturnType<CopyEngine['copyImage']>> | undefined;

@@ -4,7 +4,8 @@
 // one row per tag and attempts >= 2; nothing it started is left running afterwards.
 // (2) One `ferry serve` and two `ferry worker` processes on one PostgreSQL share 200 jobs, each
 // run exactly once; then 100 slowed jobs survive `kill -9` of one worker: the others finish
-// every job and none stays `running`.
+// every job and none stays `running`. (3) The three processes started together on an empty
+// database all start, also while another session is in the middle of creating the queue schema.
 import { readFileSync } from 'node:fs';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -30,6 +31,9 @@ import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { assertImageEqual, dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
 
 const PASSWORD = 'engine-test-password';
+
+/** sync-image jobs still in graphile-worker's queue (done ones are deleted). */
+const SYNC_JOBS_QUEUED = `SELECT count(*) AS n FROM ${WORKER_SCHEMA}.jobs WHERE task_identifier = 'sync-image'`;
 
 /** A sync job as GET .../sync_job returns it (the fields used here). */
 interface JobJson {
@@ -334,9 +338,7 @@ describe('ferry serve killed with SIGKILL in the middle of a copy', () => {
     try {
       const processes = await db.query<{ pid: number }>('SELECT pid FROM ferry_processes');
       expect(processes.rows.map((r) => r.pid)).toEqual([second.pid]);
-      const queue = await db.query<{ n: string }>(
-        'SELECT count(*) AS n FROM graphile_worker._private_jobs',
-      );
+      const queue = await db.query<{ n: string }>(SYNC_JOBS_QUEUED);
       expect(Number(queue.rows[0]!.n)).toBe(0);
     } finally {
       await db.end();
@@ -571,8 +573,9 @@ describe('ferry serve and two ferry workers on one PostgreSQL', () => {
     const lockedByVictim = async (): Promise<string[]> =>
       (
         await pool!.query<{ id: string }>(
-          `SELECT payload->>'syncJobId' AS id FROM graphile_worker._private_jobs
-           WHERE locked_by = ANY($1::text[])`,
+          // A sync-image job's key is `sync-image:<sync job id>` (src/sync/jobs.ts).
+          `SELECT substr(key, 12) AS id FROM ${WORKER_SCHEMA}.jobs
+           WHERE task_identifier = 'sync-image' AND locked_by = ANY($1::text[])`,
           [victimWorkers],
         )
       ).rows.map((r) => r.id);
@@ -620,9 +623,7 @@ describe('ferry serve and two ferry workers on one PostgreSQL', () => {
       expect(interrupted.has(r.id)).toBe(true);
     }
     // Nothing left in the queue, nothing locked, and the dead process was swept out.
-    const queue = await pool!.query<{ n: string }>(
-      'SELECT count(*) AS n FROM graphile_worker._private_jobs',
-    );
+    const queue = await pool!.query<{ n: string }>(SYNC_JOBS_QUEUED);
     expect(Number(queue.rows[0]!.n)).toBe(0);
     const alive = await pool!.query<{ pid: number }>(
       'SELECT pid FROM ferry_processes ORDER BY pid',
