@@ -6,6 +6,7 @@ import type { Db } from './database.js';
 import * as m0001 from './migrations/0001-iam-and-sync.js';
 import * as m0002 from './migrations/0002-engine.js';
 import * as m0003 from './migrations/0003-replication.js';
+import * as m0004 from './migrations/0004-inventory.js';
 
 interface Migration {
   version: number;
@@ -18,6 +19,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 1, ...m0001 },
   { version: 2, ...m0002 },
   { version: 3, ...m0003 },
+  { version: 4, ...m0004 },
 ];
 
 // An arbitrary constant naming Ferry's migration lock (pg advisory locks take a bigint).

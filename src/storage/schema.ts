@@ -220,6 +220,94 @@ export interface ReplicationSubtaskTable {
   end_time: MaybeDate;
 }
 
+export interface RepositoryShareTable {
+  id: Generated<string>;
+  region_id: string;
+  namespace: string;
+  repository: string;
+  owner_domain_id: string;
+  access_domain: string;
+  permit: Generated<string>;
+  deadline: Generated<string>;
+  description: Generated<string>;
+  creator_id: Generated<string>;
+  creator_name: Generated<string>;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
+export interface InventoryRegistryTable {
+  id: string;
+  domain_id: string;
+  project_id: string;
+  registry_name: string;
+  registry_type: string;
+  api_version: Generated<string>;
+  protocol: string;
+  registry_addr: string;
+  registry_username: Generated<string>;
+  password_encrypted: Generated<string>;
+  namespace: Generated<string>;
+  connect_cluster_id: Generated<string>;
+  get_scan_image_channel: Generated<string>;
+  status: Generated<string>;
+  fail_reason: Generated<string>;
+  fail_detail: Generated<string>;
+  images_num: Generated<number>;
+  latest_sync_time: MaybeDate;
+  created_at: Timestamp;
+}
+
+export interface InventoryTaskTable {
+  id: string;
+  domain_id: string;
+  project_id: string;
+  task_name: string;
+  task_type: string;
+  scope_key: string;
+  task_status: Generated<number>;
+  total_num: Generated<number>;
+  success_num: Generated<number>;
+  failed_num: Generated<number>;
+  failed_reason: Generated<string>;
+  failed_images: ColumnType<unknown, string | undefined, string>;
+  begin_time: Timestamp;
+  end_time: MaybeDate;
+}
+
+export interface InventoryTaskRegistryTable {
+  task_id: string;
+  registry_id: string;
+  registry_name: string;
+  registry_type: string;
+  sync_status: Generated<string>;
+  failed_reason: Generated<string>;
+}
+
+export interface InventoryImageTable {
+  id: Generated<string>;
+  project_id: string;
+  registry_type: string;
+  registry_id: string;
+  registry_name: string;
+  image_type: string;
+  namespace: string;
+  image_name: string;
+  image_version: string;
+  image_digest: string;
+  image_id: Generated<string>;
+  image_size: ColumnType<string, number | undefined, number>;
+  is_multiple_arch: Generated<boolean>;
+  latest_version: Generated<boolean>;
+  domain_name: Generated<string>;
+  shared_status: Generated<string>;
+  instance_id: Generated<string>;
+  instance_name: Generated<string>;
+  instance_url: Generated<string>;
+  latest_update_time: MaybeDate;
+  latest_sync_time: Timestamp;
+}
+
 export interface MigrationTable {
   version: number;
   name: string;
@@ -244,5 +332,10 @@ export interface Database {
   replication_executions: ReplicationExecutionTable;
   replication_tasks: ReplicationTaskTable;
   replication_subtasks: ReplicationSubtaskTable;
+  repository_shares: RepositoryShareTable;
+  inventory_registries: InventoryRegistryTable;
+  inventory_tasks: InventoryTaskTable;
+  inventory_task_registries: InventoryTaskRegistryTable;
+  inventory_images: InventoryImageTable;
   ferry_migrations: MigrationTable;
 }
