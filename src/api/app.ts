@@ -44,6 +44,25 @@ async function unparsedBody(req: FastifyRequest): Promise<Buffer | undefined> {
   return Buffer.concat(chunks);
 }
 
+// Every API parameter is a single value; PostgreSQL text cannot hold NUL characters.
+function checkQuery(query: unknown): void {
+  for (const [k, v] of Object.entries((query ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(v)) throw new FerryError('BAD_REQUEST', `${k}: given more than once`);
+    if (typeof v === 'string' && v.includes('\u0000')) {
+      throw new FerryError('BAD_REQUEST', `${k}: must not contain NUL characters`);
+    }
+  }
+}
+
+function hasNul(v: unknown): boolean {
+  if (typeof v === 'string') return v.includes('\u0000');
+  if (Array.isArray(v)) return v.some(hasNul);
+  if (v && typeof v === 'object') {
+    return Object.entries(v).some(([k, x]) => k.includes('\u0000') || hasNul(x));
+  }
+  return false;
+}
+
 function isIam(req: FastifyRequest): boolean {
   return req.url.startsWith('/v3/');
 }
@@ -85,6 +104,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     if (!req.routeOptions.config.public && !req.routeOptions.url?.startsWith('/docs')) {
       req.auth = await authenticate(req, deps.iam, deps.regions, raw);
     }
+    checkQuery(req.query);
     if (req.routeOptions.config.rawBody) {
       // The route checks its own credentials first, then parses (parseJsonBody).
       req.body = raw;
@@ -93,6 +113,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         req.body = JSON.parse(raw.toString('utf8'));
       } catch {
         throw new FerryError('BAD_REQUEST', 'The request body is not valid JSON.');
+      }
+      if (hasNul(req.body)) {
+        throw new FerryError('BAD_REQUEST', 'The request body contains a NUL character.');
       }
     } else {
       req.body = undefined;
@@ -118,6 +141,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     } else {
       req.log.error({ err }, 'unexpected error');
       e = toFerryError(err);
+    }
+    if (e.code === 'INTERNAL') {
+      // The detail (a database message, a stack) is for the log, not for the caller.
+      req.log.error({ err: e }, 'internal error');
+      e = new FerryError(
+        'INTERNAL',
+        `internal error; the server log has the details (request ${req.id})`,
+      );
     }
     if (e.status >= 500) req.log.warn({ code: e.code, msg: e.message }, 'request failed');
     const { status, body } = errorBody(req, e);

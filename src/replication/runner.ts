@@ -6,7 +6,7 @@ import { describeError, FerryError, toFerryError } from '../errors/catalog.js';
 import type { JobContext, JobHandlers } from '../engine/kinds.js';
 import { enqueue } from '../engine/queue.js';
 import type { Scheduler } from '../engine/scheduler.js';
-import { CopyEngine } from '../registry/copy/engine.js';
+import { CopyEngine, imageName, type CopyEvent } from '../registry/copy/engine.js';
 import { RateLimiter } from '../registry/copy/throttle.js';
 import { parsePlatform } from '../registry/copy/filter.js';
 import { HttpRegistry } from '../registry/http/registry.js';
@@ -190,7 +190,9 @@ export function replicationRunner(deps: RunnerDeps) {
         }
         tasks = await store.tasksWithSubtasks(db, executionId);
       }
+      const listeners = new Map<string, (e: CopyEvent) => void>();
       const engine = new CopyEngine(src, dst, {
+        onEvent: (e) => listeners.get(e.image)?.(e),
         override: policy.override,
         referrers: policy.referrers,
         platforms: policy.platforms
@@ -203,7 +205,9 @@ export function replicationRunner(deps: RunnerDeps) {
       const taskLimit = new Semaphore(TASKS_AT_ONCE);
       await Promise.all(
         tasks.map(({ task, subtasks }) =>
-          taskLimit.run(() => runTask(engine, dst, policy, task, subtasks, stop.signal, signal)),
+          taskLimit.run(() =>
+            runTask(engine, src, dst, listeners, policy, task, subtasks, stop.signal, signal),
+          ),
         ),
       );
       if (ctx.signal.aborted && !stop.signal.aborted) {
@@ -227,7 +231,9 @@ export function replicationRunner(deps: RunnerDeps) {
 
   async function runTask(
     engine: CopyEngine,
+    src: RegistryBackend,
     dst: RegistryBackend,
+    listeners: Map<string, (e: CopyEvent) => void>,
     policy: store.PolicyRow,
     task: store.TaskRow,
     subtasks: store.SubtaskRow[],
@@ -270,16 +276,30 @@ export function replicationRunner(deps: RunnerDeps) {
           if (task.operation === 'deletion') {
             outcome = await deleteAtTarget(dst, dstRepo, sub.tag, signal);
           } else {
-            const image = `${srcRepo}:${sub.tag}`;
+            const image = imageName(src, srcRepo, sub.tag);
+            let moved = 0;
+            let planned = 0;
+            listeners.set(image, (e) => {
+              if (e.type === 'image-bytes-total') {
+                planned = e.total;
+                bytesTotal += e.total;
+                return;
+              }
+              if (e.type !== 'blob-progress') return;
+              moved += e.delta;
+              bytesDone += e.delta;
+              void progress();
+            });
             const r = await engine.copyImage({
               srcRepo,
               srcRef: sub.tag,
               dstRepo,
               dstTag: sub.tag,
             });
-            void image;
-            bytesDone += r.bytes;
-            bytesTotal += r.bytes;
+            listeners.delete(image);
+            bytesDone += r.bytes - moved;
+            // The total known in advance, corrected to what the copy really streamed.
+            bytesTotal += r.bytes - planned;
             if (r.status === 'copied' || r.status === 'skipped') {
               outcome = {
                 status: 'Succeed',
@@ -402,7 +422,7 @@ export function replicationRunner(deps: RunnerDeps) {
   }
 
   /** Keeps one schedule per enabled scheduled policy in `scheduler`, refreshed every few seconds. */
-  function schedulePolicies(scheduler: Scheduler, refreshMs = 3000): () => void {
+  function schedulePolicies(scheduler: Scheduler, refreshMs = 1000): () => void {
     const active = new Set<string>();
     const refresh = async () => {
       const policies = await store.enabledPolicies(db, 'scheduled');

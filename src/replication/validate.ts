@@ -30,6 +30,8 @@ function str(
     return undefined;
   }
   if (typeof v !== 'string') throw bad(k, 'must be a string');
+  // PostgreSQL text cannot hold NUL; it is never meaningful in a name or URL anyway.
+  if (v.includes('\u0000')) throw bad(k, 'must not contain NUL characters');
   if (opts.max !== undefined && v.length > opts.max)
     throw bad(k, `must be at most ${opts.max} characters`);
   return v;
@@ -153,7 +155,7 @@ function registryRef(o: Obj, k: string): string | null {
   const v = o[k];
   if (v === undefined || v === null) return null;
   const r = obj(v, k);
-  if (!Number.isInteger(r.id) || (r.id as number) < 1)
+  if (!Number.isSafeInteger(r.id) || (r.id as number) < 1)
     throw bad(`${k}.id`, 'must be a registry id');
   return String(r.id);
 }
@@ -193,11 +195,13 @@ export function policyInput(body: unknown): PolicyInput {
       const settings = obj(t.trigger_settings ?? {}, 'trigger.trigger_settings');
       cron = str(settings, 'cron') ?? null;
       if (!cron) throw bad('trigger.trigger_settings.cron', 'is required for a scheduled trigger');
+      let next: Date | null;
       try {
-        cronOf(cron);
+        next = cronOf(cron).nextRun();
       } catch (err) {
         throw bad('trigger.trigger_settings.cron', (err as Error).message);
       }
+      if (!next) throw bad('trigger.trigger_settings.cron', `${JSON.stringify(cron)} never fires`);
     }
   }
   if (triggerType === 'event_based' && src !== null) {

@@ -45,7 +45,7 @@ function registryJson(r: store.RegistryRow, inst: Instance) {
     created_at: time(r.created_at),
     updated_at: time(r.updated_at),
     // Extensions: why a registry is unhealthy, and when it was last checked.
-    status_reason: r.status_reason ?? '',
+    status_reason: r.status === 'unknown' ? 'not checked yet' : (r.status_reason ?? ''),
     checked_at: time(r.checked_at),
   };
 }
@@ -459,7 +459,7 @@ export function replicationRoutes(deps: AppDeps): FastifyPluginAsync {
       async (req, reply) => {
         const inst = await instanceOf(req);
         const body = req.body as { policy_id?: unknown } | undefined;
-        if (!body || !Number.isInteger(body.policy_id) || (body.policy_id as number) < 1) {
+        if (!body || !Number.isSafeInteger(body.policy_id) || (body.policy_id as number) < 1) {
           throw new FerryError('BAD_REQUEST', 'policy_id: is required, a policy id');
         }
         const id = await svc.execute(inst, String(body.policy_id));
