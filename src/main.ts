@@ -21,6 +21,8 @@ import { syncJobHandlers } from './sync/jobs.js';
 import { Instances } from './replication/instances.js';
 import { replicationRunner } from './replication/runner.js';
 import { ReplicationService } from './replication/service.js';
+import { InventoryService } from './inventory/service.js';
+import { inventorySyncHandler } from './inventory/sync.js';
 import { enqueue } from './engine/queue.js';
 import { Scheduler } from './engine/scheduler.js';
 import { RegistrySlots } from './engine/slots.js';
@@ -48,6 +50,7 @@ export interface FerryCore {
   regions: Regions;
   instances: Instances;
   replication: ReplicationService;
+  inventory: InventoryService;
   database: string;
   databaseUrl: string;
   close(): Promise<void>;
@@ -117,6 +120,7 @@ export async function openCore(
       regions,
       instances,
       replication: new ReplicationService(db, instances, box),
+      inventory: new InventoryService(db, box, regions, instances),
       database,
       databaseUrl: url,
       close: async () => {
@@ -165,7 +169,13 @@ async function startEngine(
     },
     onInstanceEvent: replication.onInstanceEvent,
   });
-  const handlers = { ...syncHandlers, ...replication.handlers };
+  const handlers = {
+    ...syncHandlers,
+    ...replication.handlers,
+    'inventory-sync': inventorySyncHandler(core.db, (task, reg) =>
+      core.inventory.openSource(task, reg),
+    ),
+  };
   let workers: Workers | undefined;
   try {
     workers = await startWorkers({
@@ -232,6 +242,7 @@ export async function startFerry(
       sync,
       regions: core.regions,
       replication: core.replication,
+      inventory: core.inventory,
       metrics,
       config,
       logger: options.logger,

@@ -6,12 +6,14 @@ import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import { FerryError, toFerryError } from '../errors/catalog.js';
 import { authenticate, type RequestAuth } from './auth.js';
 import type { AppDeps } from './deps.js';
-import { eeError, iamError, swrError } from './errors.js';
+import { eeError, hssError, iamError, swrError } from './errors.js';
 import { iamRoutes } from './routes/iam.js';
 import { eventRoutes } from './routes/events.js';
 import { opsRoutes } from './routes/ops.js';
 import { swrRoutes } from './routes/swr.js';
 import { replicationRoutes } from './routes/replication.js';
+import { hssRoutes } from './routes/hss.js';
+import { shareRoutes } from './routes/shares.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -72,6 +74,7 @@ function isEnterprise(req: FastifyRequest): boolean {
 }
 
 function errorBody(req: FastifyRequest, e: FerryError) {
+  if (req.url.startsWith('/v5/')) return hssError(e);
   return isIam(req) ? iamError(e) : isEnterprise(req) ? eeError(e) : swrError(e);
 }
 
@@ -189,7 +192,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(opsRoutes(deps));
   await app.register(iamRoutes(deps));
   await app.register(swrRoutes(deps));
+  await app.register(shareRoutes(deps));
   await app.register(eventRoutes(deps));
   await app.register(replicationRoutes(deps));
+  await app.register(hssRoutes(deps));
   return app;
 }

@@ -5,6 +5,7 @@ import type { Regions } from '../sync/regions.js';
 import type { SyncService } from '../sync/service.js';
 import type { Metrics } from './metrics.js';
 import type { ReplicationService } from '../replication/service.js';
+import type { InventoryService } from '../inventory/service.js';
 import type { ServiceConfig } from '../config/service-config.js';
 
 /** What the API needs. */
@@ -14,6 +15,7 @@ export interface AppDeps {
   sync: SyncService;
   regions: Regions;
   replication: ReplicationService;
+  inventory: InventoryService;
   metrics: Metrics;
   /** For the region event tokens. */
   config: Readonly<ServiceConfig>;

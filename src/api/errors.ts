@@ -63,3 +63,23 @@ export function eeError(err: unknown): { status: number; body: Record<string, un
     body: { error_code: code, error_msg: e.message, encoded_authorization_message: '' },
   };
 }
+
+/** The HSS error body: `{error_code: "HSS.xxxx", error_msg}` (huawei-compat.md 2.2). */
+export function hssError(err: unknown): { status: number; body: Record<string, unknown> } {
+  const e = toFerryError(err);
+  const code =
+    e.status === 400
+      ? e.message.includes('JSON')
+        ? 'HSS.0002'
+        : 'HSS.0001'
+      : e.status === 401 || e.status === 403
+        ? e.status === 403
+          ? 'HSS.0013'
+          : 'HSS.0010'
+        : e.status === 404
+          ? 'HSS.0011'
+          : e.status < 500
+            ? 'HSS.0001'
+            : 'HSS.0041';
+  return { status: e.status, body: { error_code: code, error_msg: e.message } };
+}

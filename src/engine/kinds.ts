@@ -13,6 +13,8 @@ export interface JobPayloads {
   'replication-execute': { executionId: string };
   /** Check replication registries' health (one, or all when no id). */
   'replication-check-registries': { registryId?: string };
+  /** Sync the registries of one HSS image sync task into the inventory. */
+  'inventory-sync': { taskId: string };
 }
 
 /** A job kind. */
@@ -25,6 +27,7 @@ const KINDS = {
   'reconcile-auto-sync': true,
   'replication-execute': true,
   'replication-check-registries': true,
+  'inventory-sync': true,
 } as const satisfies Record<JobKind, true>;
 
 /** The kinds, for startup checks and docs. */

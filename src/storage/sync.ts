@@ -49,9 +49,15 @@ export async function listNamespaces(
     .execute();
 }
 
-/** Deletes a namespace and its auto-sync rules. */
+/** Deletes a namespace, its auto-sync rules and its repositories' shares. */
 export async function deleteNamespace(db: Db, regionId: string, name: string): Promise<void> {
   await db.transaction().execute(async (tx) => {
+    // Shares of its repositories end with it: a namespace created again starts unshared.
+    await tx
+      .deleteFrom('repository_shares')
+      .where('region_id', '=', regionId)
+      .where('namespace', '=', name)
+      .execute();
     await tx
       .deleteFrom('sync_rules')
       .where('region_id', '=', regionId)
