@@ -106,7 +106,7 @@ export async function syncSource(
   const rows = (
     await mapLimit(changed, DESCRIBES_AT_ONCE, async ({ t, digest }) => {
       try {
-        const info = await images.describe(src.adapter.registry, t.repository, digest);
+        const info = await images.byDigest(src.adapter.registry, t.repository, digest);
         if (!info) throw new Error('the manifest disappeared while syncing');
         return {
           project_id: projectId,
@@ -146,7 +146,8 @@ export async function syncSource(
     .filter(([k]) => !seen.has(k) && !failedKeys.has(k))
     .map(([, v]) => v.id);
   await store.deleteImages(db, removed);
-  await store.markLatestVersions(db, key);
+  // Which tag is a repository's latest changes only when tags arrive, change or leave.
+  if (rows.length > 0 || removed.length > 0) await store.markLatestVersions(db, key);
   return {
     tags: tags.length,
     manifestsFetched: rows.length,

@@ -335,16 +335,20 @@ export async function deleteImages(db: Db, ids: string[]): Promise<void> {
 
 /** Sets `latest_version` on the most recently pushed tag of each repository of a source. */
 export async function markLatestVersions(db: Db, s: Source): Promise<void> {
+  // MATERIALIZED: computed once, then joined (a planner without statistics on a freshly
+  // filled table otherwise re-ran it per row). Only rows whose flag changes are written.
   await sql`
-    UPDATE inventory_images i SET latest_version = (i.id = l.id)
-    FROM (
+    WITH l AS MATERIALIZED (
       SELECT DISTINCT ON (namespace, image_name) id, namespace, image_name
       FROM inventory_images
       WHERE project_id = ${s.projectId} AND registry_type = ${s.registryType} AND registry_id = ${s.registryId}
       ORDER BY namespace, image_name, latest_update_time DESC NULLS LAST, image_version DESC
-    ) l
+    )
+    UPDATE inventory_images i SET latest_version = (i.id = l.id)
+    FROM l
     WHERE i.project_id = ${s.projectId} AND i.registry_type = ${s.registryType}
       AND i.registry_id = ${s.registryId} AND i.namespace = l.namespace AND i.image_name = l.image_name
+      AND i.latest_version IS DISTINCT FROM (i.id = l.id)
   `.execute(db);
 }
 

@@ -44,6 +44,8 @@ async function configCreated(
 /** Reads and caches image descriptions per registry and digest. */
 export class ImageInfoCache {
   private readonly cache = new Map<string, ImageInfo>();
+  /** Lookups under way, so tags sharing a digest read its manifest once. */
+  private readonly pending = new Map<string, Promise<ImageInfo>>();
 
   /** The image a tag (or digest) names; undefined when the tag does not exist. */
   async describe(
@@ -56,14 +58,26 @@ export class ImageInfoCache {
     return this.byDigest(registry, repo, head.digest);
   }
 
-  private async byDigest(
-    registry: RegistryBackend,
-    repo: string,
-    digest: string,
-  ): Promise<ImageInfo> {
+  /** The image a digest names (the caller knows it exists, so no HEAD first). */
+  async byDigest(registry: RegistryBackend, repo: string, digest: string): Promise<ImageInfo> {
     const key = `${registry.name}|${digest}`;
     const hit = this.cache.get(key);
     if (hit) return hit;
+    // Tags sharing a digest, described at once, read its manifest once.
+    let p = this.pending.get(key);
+    if (!p) {
+      p = this.read(registry, repo, digest, key).finally(() => this.pending.delete(key));
+      this.pending.set(key, p);
+    }
+    return p;
+  }
+
+  private async read(
+    registry: RegistryBackend,
+    repo: string,
+    digest: string,
+    key: string,
+  ): Promise<ImageInfo> {
     const m = await registry.manifestGet(repo, digest);
     const json = parseManifest(m, `${registry.name}/${repo}@${digest}`);
     let size = 0;
