@@ -58,11 +58,15 @@ describe('HSS image inventory', () => {
     );
 
   const images = async (query: string): Promise<{ total: number; list: Img[] }> => {
-    const r = (await api('GET', `/registries/images?offset=0&limit=200${query}`)).json as {
-      total_num: number;
-      data_list: Img[];
-    };
-    return { total: r.total_num, list: r.data_list };
+    const list: Img[] = [];
+    let total = 0;
+    for (let offset = 0; offset === 0 || offset < total; offset += 200) {
+      const r = (await api('GET', `/registries/images?offset=${offset}&limit=200${query}`))
+        .json as { total_num: number; data_list: Img[] };
+      total = r.total_num;
+      list.push(...r.data_list);
+    }
+    return { total, list };
   };
 
   beforeAll(async () => {
@@ -119,12 +123,28 @@ describe('HSS image inventory', () => {
       'ee-ns/svc:1.0',
       await pushImage(ee.url, 'ee-ns/svc', '1.0', { layers: [{ size: 7000, seed: 'ee' }] }),
     );
-    for (let i = 0; i < 30; i++) {
+    // The `Other` registry: 200 images, 10 of them multi-arch.
+    for (let i = 0; i < 190; i++) {
       pushed.set(
-        `lib/img${i % 6}:t${i}`,
-        await pushImage(other.url, `lib/img${i % 6}`, `t${i}`, {
+        `lib/img${i % 19}:t${i}`,
+        await pushImage(other.url, `lib/img${i % 19}`, `t${i}`, {
           layers: [{ size: 500 + i, seed: `o${i}` }],
         }),
+      );
+    }
+    for (let k = 0; k < 10; k++) {
+      pushed.set(
+        `lib/multi${k}:both`,
+        await pushIndex(other.url, `lib/multi${k}`, 'both', [
+          {
+            platform: { os: 'linux', architecture: 'amd64' },
+            layers: [{ size: 700 + k, seed: `om-amd${k}` }],
+          },
+          {
+            platform: { os: 'linux', architecture: 'arm64' },
+            layers: [{ size: 800 + k, seed: `om-arm${k}` }],
+          },
+        ]),
       );
     }
     pushed.set(
@@ -207,13 +227,13 @@ describe('HSS image inventory', () => {
     };
     expect(inst.total_num).toBe(1);
     const multiArch = await images('&is_multarch=true');
-    expect(multiArch.total).toBe(2);
+    expect(multiArch.total).toBe(12);
     const stats = (await api('GET', '/asset/statistics')).json;
     expect(stats).toEqual({ local_num: 0, cicd_num: 0, registry_num: pushed.size });
     const regs = (await api('GET', '/registries?offset=0&limit=10')).json as {
       data_list: { status: string; images_num: number }[];
     };
-    expect(regs.data_list[0]).toMatchObject({ status: 'success', images_num: 31 });
+    expect(regs.data_list[0]).toMatchObject({ status: 'success', images_num: 201 });
   });
 
   it('re-syncs without GETting a manifest when nothing changed, and drops removed tags', async () => {
@@ -222,7 +242,7 @@ describe('HSS image inventory', () => {
     await lastTaskDone();
     // One HEAD per tag of the Other registry, and not one manifest GET.
     expect(proxy.count({ method: 'GET', kind: 'manifest' })).toBe(0);
-    expect(proxy.count({ method: 'HEAD', kind: 'manifest' })).toBe(31);
+    expect(proxy.count({ method: 'HEAD', kind: 'manifest' })).toBe(201);
     // Remove a tag from the Other registry: it leaves the inventory.
     const gone = pushed.get('lib/img0:t0')!;
     const del = await fetch(`${other.url}/v2/lib/img0/manifests/${gone.digest}`, {
