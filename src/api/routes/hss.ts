@@ -4,6 +4,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { FerryError } from '../../errors/catalog.js';
 import { SYNC_TYPES, type HssCaller } from '../../inventory/service.js';
 import type * as store from '../../storage/inventory.js';
+import { pathProject } from '../context.js';
 import type { AppDeps } from '../deps.js';
 
 type Query = Record<string, string | undefined>;
@@ -116,20 +117,8 @@ export function hssRoutes(deps: AppDeps): FastifyPluginAsync {
   async function caller(
     req: FastifyRequest<{ Params: { project_id: string } }>,
   ): Promise<HssCaller> {
+    const project = await pathProject(req, deps.iam);
     const { principal } = req.auth!;
-    const project = await deps.iam.project(req.params.project_id);
-    if (!project || project.domain_id !== principal.domainId) {
-      throw new FerryError(
-        'FORBIDDEN',
-        `project ${req.params.project_id} is not a project of your domain`,
-      );
-    }
-    if (principal.projectId && principal.projectId !== project.id) {
-      throw new FerryError(
-        'FORBIDDEN',
-        `the request is scoped to another project than ${project.id}`,
-      );
-    }
     if (!deps.regions.has(project.name)) {
       throw new FerryError(
         'BAD_REQUEST',

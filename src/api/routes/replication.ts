@@ -9,6 +9,7 @@ import { SECRET_MASK, type EeCaller } from '../../replication/service.js';
 import { eePage } from '../../replication/validate.js';
 import type * as store from '../../storage/replication.js';
 import { ImageInfoCache } from '../../sync/images.js';
+import { pathProject } from '../context.js';
 import type { AppDeps } from '../deps.js';
 
 type Query = Record<string, string | undefined>;
@@ -156,20 +157,8 @@ export function replicationRoutes(deps: AppDeps): FastifyPluginAsync {
   async function caller(
     req: FastifyRequest<{ Params: { project_id: string } }>,
   ): Promise<EeCaller> {
+    const project = await pathProject(req, deps.iam);
     const { principal } = req.auth!;
-    const project = await deps.iam.project(req.params.project_id);
-    if (!project || project.domain_id !== principal.domainId) {
-      throw new FerryError(
-        'FORBIDDEN',
-        `project ${req.params.project_id} is not a project of your domain`,
-      );
-    }
-    if (principal.projectId && principal.projectId !== project.id) {
-      throw new FerryError(
-        'FORBIDDEN',
-        `the request is scoped to another project than ${project.id}`,
-      );
-    }
     return { domainName: principal.domainName, regionId: project.name };
   }
 

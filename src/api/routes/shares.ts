@@ -2,11 +2,10 @@
 // (the SDK's CreateRepoDomains, ListRepoDomains, ShowAccessDomain, UpdateRepoDomains,
 // DeleteRepoDomains): field names and status codes as Huawei documents them.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { FerryError } from '../../errors/catalog.js';
+import type { FastifyPluginAsync } from 'fastify';
 import { repositoryFromPath } from '../../sync/names.js';
-import type { CallContext } from '../../sync/service.js';
 import { SharingService, type ShareView } from '../../sync/shares.js';
+import { regionContext } from '../context.js';
 import type { AppDeps } from '../deps.js';
 
 const CreateBody = Type.Object({
@@ -36,17 +35,6 @@ type ShareParams = Static<typeof ShareParams>;
 /** SWR times: UTC ISO-8601 with microseconds, as in the documented examples. */
 function swrTime(d: Date): string {
   return Number.isNaN(d.getTime()) ? '' : d.toISOString().replace('Z', '000Z');
-}
-
-function ctx(req: FastifyRequest): CallContext {
-  const auth = req.auth!;
-  if (!auth.region) {
-    throw new FerryError(
-      'BAD_REQUEST',
-      'No region is configured: add one under `regions:` in the config (see docs/configuration.md).',
-    );
-  }
-  return { principal: auth.principal, region: auth.region };
 }
 
 function shareJson(s: ShareView) {
@@ -84,7 +72,7 @@ export function shareRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         await shares.create(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.body,
@@ -104,7 +92,7 @@ export function shareRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req) => {
         const rows = await shares.list(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
         );
@@ -123,7 +111,7 @@ export function shareRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req) => {
         const s = await shares.show(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.params.access_domain,
@@ -144,7 +132,7 @@ export function shareRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         await shares.update(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.params.access_domain,
@@ -161,7 +149,7 @@ export function shareRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         await shares.delete(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.params.access_domain,

@@ -2,17 +2,13 @@
 // exactly as documented: camelCase sync APIs (`domainID`, `regionID`), snake_case
 // namespace/repository/tag APIs, the capital `Tag` of the tag list.
 import { Type, type Static } from '@sinclair/typebox';
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync } from 'fastify';
 import { FerryError } from '../../errors/catalog.js';
 import type { SyncJobRow, SyncRuleRow } from '../../storage/sync.js';
 import { contentRange, intParam, parseFilter } from '../../sync/filter.js';
 import { repositoryFromPath } from '../../sync/names.js';
-import {
-  repositoryId,
-  type CallContext,
-  type RepositoryView,
-  type TagView,
-} from '../../sync/service.js';
+import { repositoryId, type RepositoryView, type TagView } from '../../sync/service.js';
+import { regionContext } from '../context.js';
 import type { AppDeps } from '../deps.js';
 
 const RemoteTarget = Type.Object({
@@ -54,17 +50,6 @@ type ListQuery = Record<string, string | undefined>;
 function swrTime(d: Date | string): string {
   const date = typeof d === 'string' ? new Date(d) : d;
   return Number.isNaN(date.getTime()) ? '' : date.toISOString().replace('Z', '000Z');
-}
-
-function ctx(req: FastifyRequest): CallContext {
-  const auth = req.auth!;
-  if (!auth.region) {
-    throw new FerryError(
-      'BAD_REQUEST',
-      'No region is configured: add one under `regions:` in the config (see docs/configuration.md).',
-    );
-  }
-  return { principal: auth.principal, region: auth.region };
 }
 
 /**
@@ -212,7 +197,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
         },
       },
       async (req, reply) => {
-        await sync.createNamespace(ctx(req), req.body.namespace);
+        await sync.createNamespace(regionContext(req), req.body.namespace);
         return reply.status(201).send();
       },
     );
@@ -226,7 +211,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
         if (mode !== undefined && mode !== '' && mode !== 'visible') {
           throw new FerryError('BAD_REQUEST', 'filter: mode must be empty or visible');
         }
-        const rows = await sync.listNamespaces(ctx(req), p.get('namespace') || undefined);
+        const rows = await sync.listNamespaces(regionContext(req), p.get('namespace') || undefined);
         return {
           namespaces: rows.map((n) => ({
             id: Number(n.id),
@@ -242,7 +227,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       '/v2/manage/namespaces/:namespace',
       { schema: { tags, summary: 'Show a namespace', params: NsParams } },
       async (req) => {
-        const n = await sync.namespace(ctx(req), req.params.namespace);
+        const n = await sync.namespace(regionContext(req), req.params.namespace);
         return { id: Number(n.id), name: n.name, creator_name: n.creator_name, auth: 7 };
       },
     );
@@ -251,7 +236,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       '/v2/manage/namespaces/:namespace',
       { schema: { tags, summary: 'Delete an empty namespace', params: NsParams } },
       async (req, reply) => {
-        await sync.deleteNamespace(ctx(req), req.params.namespace);
+        await sync.deleteNamespace(regionContext(req), req.params.namespace);
         return reply.status(204).send();
       },
     );
@@ -278,7 +263,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
           throw new FerryError('BAD_REQUEST', `order_column: must be one of ${columns.join(', ')}`);
         }
         const order = orderType(p.get('order_type'), 'order_type');
-        const c = ctx(req);
+        const c = regionContext(req);
         let repos = await sync.listRepositories(c, {
           namespace: p.get('namespace') || undefined,
           name: p.get('name') || undefined,
@@ -312,7 +297,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       { schema: { tags, summary: 'Show a repository', params: RepoParams } },
       async (req) => {
         const r = await sync.repository(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
         );
@@ -361,7 +346,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
         }
         const order = orderType(p.get('order_type'), 'order_type');
         const list = await sync.listTags(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           p.get('tag') || undefined,
@@ -382,7 +367,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       { schema: { tags, summary: 'Show a tag', params: TagParams } },
       async (req) => {
         const t = await sync.tag(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.params.tag,
@@ -396,7 +381,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       { schema: { tags, summary: 'Delete a tag (its manifest)', params: TagParams } },
       async (req, reply) => {
         await sync.deleteTag(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.params.tag,
@@ -411,7 +396,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       { schema: { tags, summary: 'Create an auto-sync rule', params: RepoParams, body: RuleBody } },
       async (req, reply) => {
         await sync.createRule(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.body,
@@ -424,7 +409,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       `${base}/sync_repo`,
       { schema: { tags, summary: 'List auto-sync rules', params: RepoParams } },
       async (req) => {
-        const c = ctx(req);
+        const c = regionContext(req);
         const rows = await sync.listRules(
           c,
           req.params.namespace,
@@ -446,7 +431,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req, reply) => {
         await sync.deleteRule(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.body,
@@ -469,7 +454,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       },
       async (req) =>
         sync.manualSync(
-          ctx(req),
+          regionContext(req),
           req.params.namespace,
           repositoryFromPath(req.params.repository),
           req.body,
@@ -491,7 +476,7 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
           throw new FerryError('BAD_REQUEST', 'filter: limit and offset are required together');
         }
         const { limit, offset } = page(p, 10, 1000);
-        const c = ctx(req);
+        const c = regionContext(req);
         const { rows, total } = await sync.listJobs(
           c,
           req.params.namespace,
