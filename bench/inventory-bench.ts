@@ -13,17 +13,16 @@
 // latency" section at the end of bench/RESULTS.md (the rest kept). See bench/README.md.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { cpus, release } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
-import { format, resolveConfig } from 'prettier';
 import { startTestFerry, getToken, type TestFerry } from '../test/helpers/ferry.js';
 import { waitForQuietCpu } from './measure.js';
-import { median } from './report.js';
+import { median, writeSection } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'RESULTS.md');
@@ -922,21 +921,6 @@ function resultsSection(o: Options, inv: Inventory, passes: Pass[]): string {
   return lines.join('\n') + '\n';
 }
 
-/** Replaces (or appends at the end) the section in RESULTS.md, keeping everything else. */
-async function writeSection(text: string): Promise<void> {
-  const current = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n');
-  const start = current.indexOf(`\n${SECTION}\n`);
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${text}`;
-  else {
-    const after = current.indexOf('\n## ', start + SECTION.length + 2);
-    next = current.slice(0, start + 1) + text + (after < 0 ? '' : `\n${current.slice(after + 1)}`);
-  }
-  // Tables padded as `npm run format:check` wants them.
-  const config = (await resolveConfig(RESULTS)) ?? {};
-  await writeFile(RESULTS, await format(next, { ...config, filepath: RESULTS }));
-}
-
 // ---- main ----
 
 async function main(): Promise<void> {
@@ -1014,7 +998,7 @@ async function main(): Promise<void> {
       }
     }
     if (o.results) {
-      await writeSection(resultsSection(o, inv, passes));
+      await writeSection(RESULTS, SECTION, resultsSection(o, inv, passes));
       log(`wrote the "${SECTION.slice(3)}" section of bench/RESULTS.md`);
     }
   } finally {

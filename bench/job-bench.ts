@@ -8,15 +8,13 @@
 // "Job engine throughput" section of bench/RESULTS.md (the rest kept). See bench/README.md.
 import { channel } from 'node:diagnostics_channel';
 import { readFileSync } from 'node:fs';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { cpus, release } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { sql } from 'kysely';
 import pg from 'pg';
-import { format, resolveConfig } from 'prettier';
-import { JOB_SECTION } from './report.js';
 import { CopyEngine } from '../src/registry/copy/engine.js';
 import { HttpRegistry } from '../src/registry/http/registry.js';
 import { openDatabase, type Db } from '../src/storage/database.js';
@@ -27,7 +25,7 @@ import { MediaType } from '../src/registry/types.js';
 import { startTestFerry, type TestFerry } from '../test/helpers/ferry.js';
 import { mapLimit, pushBlob, pushImage, randomBytes } from '../test/helpers/images.js';
 import { waitForQuietCpu } from './measure.js';
-import { median } from './report.js';
+import { JOB_SECTION, median, writeSection } from './report.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS = join(ROOT, 'bench', 'RESULTS.md');
@@ -528,21 +526,6 @@ function resultsSection(
   return lines.join('\n') + '\n';
 }
 
-/** Replaces (or appends) the section in RESULTS.md, keeping everything else. */
-async function writeSection(text: string): Promise<void> {
-  const current = await readFile(RESULTS, 'utf8').catch(() => '# Benchmark results\n');
-  const start = current.indexOf(`\n${SECTION}\n`);
-  let next: string;
-  if (start < 0) next = `${current.trimEnd()}\n\n${text}`;
-  else {
-    const after = current.indexOf('\n## ', start + SECTION.length + 2);
-    next = current.slice(0, start + 1) + text + (after < 0 ? '' : `\n${current.slice(after + 1)}`);
-  }
-  // Tables padded as `npm run format:check` wants them.
-  const config = (await resolveConfig(RESULTS)) ?? {};
-  await writeFile(RESULTS, await format(next, { ...config, filepath: RESULTS }));
-}
-
 /** The distribution, from /etc/os-release. */
 function osName(): string {
   try {
@@ -650,7 +633,7 @@ async function main(): Promise<void> {
       })`,
     );
     if (o.results) {
-      await writeSection(resultsSection(o, t, batches, profile, pushed));
+      await writeSection(RESULTS, SECTION, resultsSection(o, t, batches, profile, pushed));
       log(`wrote the "${SECTION.slice(3)}" section of bench/RESULTS.md`);
     }
   } finally {

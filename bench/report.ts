@@ -335,3 +335,18 @@ export const JOB_SECTION = '## Job engine throughput';
 export function describeWorkload(w: WorkloadFacts): string {
   return workloadLines(w).join('\n');
 }
+
+/** Replaces the section under `heading` in a results file (or appends it), keeping the rest. */
+export async function writeSection(path: string, heading: string, text: string): Promise<void> {
+  const current = await readFile(path, 'utf8').catch(() => '# Benchmark results\n');
+  const start = current.indexOf(`\n${heading}\n`);
+  let next: string;
+  if (start < 0) next = `${current.trimEnd()}\n\n${text}`;
+  else {
+    const after = current.indexOf('\n## ', start + heading.length + 2);
+    next = current.slice(0, start + 1) + text + (after < 0 ? '' : `\n${current.slice(after + 1)}`);
+  }
+  // Tables padded as `npm run format:check` wants them.
+  const config = (await resolveConfig(path)) ?? {};
+  await writeFile(path, await format(next, { ...config, filepath: path }));
+}

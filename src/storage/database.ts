@@ -1,6 +1,6 @@
 // Connects to PostgreSQL: a pg pool wrapped in Kysely. bigint columns come back as strings
 // (pg's default), so ids that exceed 2^53 are never rounded.
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type SelectQueryBuilder } from 'kysely';
 import pg from 'pg';
 import { FerryError } from '../errors/catalog.js';
 import type { Database } from './schema.js';
@@ -36,4 +36,12 @@ export function redactUrl(url: string): string {
   } catch {
     return '(unparseable database URL)';
   }
+}
+
+/** How many rows a query (filters only, no select yet) matches: the total beside a page. */
+export async function countRows<TB extends keyof Database>(
+  query: SelectQueryBuilder<Database, TB, object>,
+): Promise<number> {
+  const r = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+  return Number(r.n);
 }

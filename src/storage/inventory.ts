@@ -1,7 +1,7 @@
 // HSS inventory rows: third-party registries, sync tasks and their registries, and images.
 // One function per operation; image writes are batched (a registry can hold 100,000 tags).
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
-import type { Db } from './database.js';
+import { countRows, type Db } from './database.js';
 import type {
   InventoryImageTable,
   InventoryRegistryTable,
@@ -63,7 +63,7 @@ export async function listInvRegistries(
   if (q.types?.length) base = base.where('registry_type', 'in', q.types);
   if (q.addr) base = base.where('registry_addr', 'like', `%${escapeLike(q.addr)}%`);
   if (q.status) base = base.where('status', '=', q.status);
-  const [rows, count] = await Promise.all([
+  const [rows, total] = await Promise.all([
     base
       .selectAll()
       .orderBy('created_at', 'desc')
@@ -71,9 +71,9 @@ export async function listInvRegistries(
       .offset(q.offset)
       .limit(q.limit)
       .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    countRows(base),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total };
 }
 
 /** Every registry of a project (sync_all_registries). */
@@ -234,7 +234,7 @@ export async function listInvTasks(
     base = base.where((eb) => eb.or([eb('task_status', '=', 100), eb('task_status', '<', 0)]));
   if (q.createdFrom) base = base.where('begin_time', '>=', q.createdFrom);
   if (q.createdTo) base = base.where('begin_time', '<=', q.createdTo);
-  const [rows, count] = await Promise.all([
+  const [rows, total] = await Promise.all([
     base
       .selectAll()
       .orderBy('begin_time', 'desc')
@@ -242,9 +242,9 @@ export async function listInvTasks(
       .offset(q.offset)
       .limit(q.limit)
       .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    countRows(base),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total };
 }
 
 // ---- images ----
@@ -354,14 +354,13 @@ export async function markLatestVersions(db: Db, s: Source): Promise<void> {
 
 /** Counts images per third-party registry (images_num). */
 export async function imageCount(db: Db, s: Source): Promise<number> {
-  const r = await db
-    .selectFrom('inventory_images')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('project_id', '=', s.projectId)
-    .where('registry_type', '=', s.registryType)
-    .where('registry_id', '=', s.registryId)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return countRows(
+    db
+      .selectFrom('inventory_images')
+      .where('project_id', '=', s.projectId)
+      .where('registry_type', '=', s.registryType)
+      .where('registry_id', '=', s.registryId),
+  );
 }
 
 /** Filters of the image lists. */
@@ -412,7 +411,7 @@ export async function listImages(
   if (f.updateTo) base = base.where('latest_update_time', '<=', f.updateTo);
   if (f.syncFrom) base = base.where('latest_sync_time', '>=', f.syncFrom);
   if (f.syncTo) base = base.where('latest_sync_time', '<=', f.syncTo);
-  const [rows, count] = await Promise.all([
+  const [rows, total] = await Promise.all([
     base
       .selectAll()
       .orderBy(page.sortKey, page.sortDir)
@@ -420,19 +419,14 @@ export async function listImages(
       .offset(page.offset)
       .limit(page.limit)
       .execute(),
-    base.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow(),
+    countRows(base),
   ]);
-  return { rows, total: Number(count.n) };
+  return { rows, total };
 }
 
 /** Image counts for the asset statistics. */
 export async function imageTotals(db: Db, projectId: string): Promise<number> {
-  const r = await db
-    .selectFrom('inventory_images')
-    .select((eb) => eb.fn.countAll<string>().as('n'))
-    .where('project_id', '=', projectId)
-    .executeTakeFirstOrThrow();
-  return Number(r.n);
+  return countRows(db.selectFrom('inventory_images').where('project_id', '=', projectId));
 }
 
 function escapeLike(s: string): string {
