@@ -23,7 +23,6 @@ import { join } from 'node:path';
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
 import type { HcClient, HttpRequestOptions } from '@huaweicloud/huaweicloud-sdk-core/HcClient.js';
 import { ClientRequestException } from '@huaweicloud/huaweicloud-sdk-core/exception/ClientRequestException.js';
-import { ServiceResponseException } from '@huaweicloud/huaweicloud-sdk-core/exception/ServiceResponseException.js';
 import { Logger4jInstance } from '@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger.js';
 import { SwrClient } from '@huaweicloud/huaweicloud-sdk-swr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,6 +31,7 @@ import { getToken, startTestFerry, waitFor, type TestFerry } from '../helpers/fe
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
+import { readable } from '../helpers/sdk.js';
 
 /** A JSON object as received. */
 type Wire = Record<string, unknown>;
@@ -144,18 +144,6 @@ const EE_OPERATIONS = {
 } as const satisfies Record<string, EeOperation>;
 
 type EeOperationName = keyof typeof EE_OPERATIONS;
-
-/** An SDK exception turned into an Error whose message says what the server answered. */
-function readable(err: unknown): unknown {
-  if (err instanceof ServiceResponseException) {
-    return new Error(
-      `${err.name}: HTTP ${String(err.httpStatusCode)} ${err.errorCode ?? '(no error_code)'}: ` +
-        `${err.errorMsg ?? ''}`,
-      { cause: err },
-    );
-  }
-  return err;
-}
 
 describe('SWR Enterprise replication API: errors, registries, policies, SDK', () => {
   let t: TestFerry;

@@ -4,8 +4,6 @@
 // 5xx; another domain cannot see or manage the shares (404); and `sharedWith`, which the HSS
 // inventory reads, returns a share exactly while it is in effect.
 import { BasicCredentials } from '@huaweicloud/huaweicloud-sdk-core';
-import { ClientRequestException } from '@huaweicloud/huaweicloud-sdk-core/exception/ClientRequestException.js';
-import { ServiceResponseException } from '@huaweicloud/huaweicloud-sdk-core/exception/ServiceResponseException.js';
 import { Logger4jInstance } from '@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger.js';
 import {
   CreateRepoDomainsRequest,
@@ -21,6 +19,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sharedWith } from '../../src/storage/shares.js';
 import { getToken, startTestFerry, type TestFerry } from '../helpers/ferry.js';
 import { pushImage } from '../helpers/images.js';
+import { call, clientError } from '../helpers/sdk.js';
 
 const NORTH = 'cn-north-4';
 const EAST = 'cn-east-3';
@@ -50,36 +49,6 @@ const SHARE_KEYS = [
 
 type Wire = Record<string, unknown>;
 type SdkArray<T> = T[] & { httpStatusCode?: number };
-
-/** An SDK exception turned into an Error whose message says what the server answered. */
-function readable(err: unknown): unknown {
-  if (err instanceof ServiceResponseException) {
-    return new Error(
-      `${err.name}: HTTP ${String(err.httpStatusCode)} ${err.errorCode ?? '(no error_code)'}: ` +
-        `${err.errorMsg ?? ''}`,
-      { cause: err },
-    );
-  }
-  return err;
-}
-
-async function call<T>(p: Promise<unknown>): Promise<T> {
-  try {
-    return (await p) as T;
-  } catch (err) {
-    throw readable(err);
-  }
-}
-
-async function clientError(p: Promise<unknown>): Promise<ClientRequestException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ClientRequestException) return err;
-    throw readable(err);
-  }
-  throw new Error('the SDK call succeeded; expected a ClientRequestException');
-}
 
 /** A date-time `ms` milliseconds from now, as the API takes it. */
 function inFuture(ms: number): string {

@@ -12,8 +12,6 @@
 // - It substitutes path parameters verbatim (HcClient.buildRequest), so a repository named
 //   `team/app` must be passed as `team$app` (the SWR path rule); the signer then encodes `$`.
 import { BasicCredentials, Region } from '@huaweicloud/huaweicloud-sdk-core';
-import { ClientRequestException } from '@huaweicloud/huaweicloud-sdk-core/exception/ClientRequestException.js';
-import { ServiceResponseException } from '@huaweicloud/huaweicloud-sdk-core/exception/ServiceResponseException.js';
 import { Logger4jInstance } from '@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger.js';
 import {
   CreateImageSyncRepoRequest,
@@ -35,6 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getToken, startTestFerry, type TestFerry } from '../helpers/ferry.js';
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { assertImageEqual, dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
+import { call, clientError } from '../helpers/sdk.js';
 
 const NORTH = 'cn-north-4';
 const EAST = 'cn-east-3';
@@ -52,38 +51,6 @@ type SdkArray<T> = T[] & { httpStatusCode?: number; 'Content-Range'?: string };
 
 /** SWR times: UTC with microseconds, as in the documented examples. */
 const SWR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
-
-/** An SDK exception turned into an Error whose message says what the server answered. */
-function readable(err: unknown): unknown {
-  if (err instanceof ServiceResponseException) {
-    return new Error(
-      `${err.name}: HTTP ${String(err.httpStatusCode)} ${err.errorCode ?? '(no error_code)'}: ` +
-        `${err.errorMsg ?? ''} (x-request-id ${err.requestId ?? '-'})`,
-      { cause: err },
-    );
-  }
-  return err;
-}
-
-/** Awaits an SDK call, typing its result as the wire JSON it really is. */
-async function call<T>(p: Promise<unknown>): Promise<T> {
-  try {
-    return (await p) as T;
-  } catch (err) {
-    throw readable(err);
-  }
-}
-
-/** Awaits an SDK call that must fail with a ClientRequestException (HTTP 4xx). */
-async function clientError(p: Promise<unknown>): Promise<ClientRequestException> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof ClientRequestException) return err;
-    throw readable(err);
-  }
-  throw new Error('the SDK call succeeded; expected a ClientRequestException');
-}
 
 /** Config plus layers: what SWR's `size` of an image is. */
 function imageSize(image: PushedImage): number {
