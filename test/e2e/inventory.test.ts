@@ -3,7 +3,14 @@
 // a re-sync of unchanged tags GETs no manifest; removed tags leave; a registry with a wrong
 // password fails with a reason while the others sync; bad input answers 400 with HSS codes.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getToken, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.js';
+import {
+  getToken,
+  startTestFerry,
+  waitFor,
+  type TestFerry,
+  callApi,
+  projectIdOf,
+} from '../helpers/ferry.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -31,18 +38,8 @@ describe('HSS image inventory', () => {
   const pushed = new Map<string, PushedImage>();
   const sizeOf = (p: PushedImage) => p.blobs.reduce((n, d) => n + d.size, 0);
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${t.url}/v5/${project}/image${path}`, {
-      method,
-      headers: { 'x-auth-token': token, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-    };
-  };
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(`${t.url}/v5/${project}/image${path}`, token, method, body);
 
   const lastTaskDone = () =>
     waitFor(
@@ -78,13 +75,7 @@ describe('HSS image inventory', () => {
       { domain: 'acme', name: 'alice', password: t.password },
       'cn-north-4',
     );
-    project = (
-      (await (
-        await fetch(`${t.url}/v3/projects?name=cn-north-4`, { headers: { 'x-auth-token': token } })
-      ).json()) as {
-        projects: { id: string }[];
-      }
-    ).projects[0]!.id;
+    project = await projectIdOf(t.url, token, 'cn-north-4');
     const a = t.registries.get('cn-north-4')!;
     for (const ns of ['team1', 'team2']) {
       const r = await fetch(`${t.url}/v2/manage/namespaces`, {

@@ -21,6 +21,8 @@ import {
   TEST_SK,
   waitFor,
   type TestFerry,
+  callApi,
+  projectIdOf,
 } from '../helpers/ferry.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -79,19 +81,8 @@ describe('SWR Enterprise replication triggers, stop and speed', () => {
   const ee = () => ferry().instanceRegistries.get('ee1')!;
   const base = () => `${ferry().url}/v2/${project}/instances/ee1`;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base()}${path}`, {
-      method,
-      headers: { 'x-auth-token': token, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-      text,
-    };
-  };
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(`${base()}${path}`, token, method, body);
 
   const execution = async (id: number) =>
     (await api('GET', `/replication/executions/${id}`)).json as unknown as Execution;
@@ -187,10 +178,7 @@ describe('SWR Enterprise replication triggers, stop and speed', () => {
       { domain: 'acme', name: 'alice', password: t.password },
       'cn-north-4',
     );
-    const projects = (await (
-      await fetch(`${t.url}/v3/projects?name=cn-north-4`, { headers: { 'x-auth-token': token } })
-    ).json()) as { projects: { id: string }[] };
-    project = projects.projects[0]!.id;
+    project = await projectIdOf(t.url, token, 'cn-north-4');
     const reg = await api('POST', '/registries', {
       name: 'remote',
       type: 'docker-registry',

@@ -3,7 +3,14 @@
 // an id, the execution reaches Succeed, exactly the matching tags are at the target with the
 // right digests (skopeo), and counters and sub-tasks match. A pull policy copies back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getToken, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.js';
+import {
+  getToken,
+  startTestFerry,
+  waitFor,
+  type TestFerry,
+  callApi,
+  projectIdOf,
+} from '../helpers/ferry.js';
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { dockerRef, skopeoInspectRaw, skopeoListTags } from '../helpers/skopeo.js';
@@ -27,19 +34,8 @@ describe('SWR Enterprise replication', () => {
   const pushed = new Map<string, PushedImage>();
   const base = () => `${t.url}/v2/${project}/instances/ee1`;
 
-  const api = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${base()}${path}`, {
-      method,
-      headers: { 'x-auth-token': token, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return {
-      status: res.status,
-      json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
-      text,
-    };
-  };
+  const api = (method: string, path: string, body?: unknown) =>
+    callApi(`${base()}${path}`, token, method, body);
 
   const waitDone = (id: number) =>
     waitFor(
@@ -59,10 +55,7 @@ describe('SWR Enterprise replication', () => {
       { domain: 'acme', name: 'alice', password: t.password },
       'cn-north-4',
     );
-    const projects = (await (
-      await fetch(`${t.url}/v3/projects?name=cn-north-4`, { headers: { 'x-auth-token': token } })
-    ).json()) as { projects: { id: string }[] };
-    project = projects.projects[0]!.id;
+    project = await projectIdOf(t.url, token, 'cn-north-4');
     const ee = t.instanceRegistries.get('ee1')!;
     const layer = { size: 40_000, seed: 'ee-base' };
     for (const [repo, tag] of [

@@ -240,3 +240,32 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, 100));
   }
 }
+
+/** Calls the API with a token and a JSON body; the status, parsed JSON (if any) and text. */
+export async function callApi(
+  url: string,
+  token: string,
+  method: string,
+  body?: unknown,
+): Promise<{ status: number; json: Record<string, unknown> | undefined; text: string }> {
+  const res = await fetch(url, {
+    method,
+    headers: { 'x-auth-token': token, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    json: text ? (JSON.parse(text) as Record<string, unknown>) : undefined,
+    text,
+  };
+}
+
+/** The caller's project id of a region (GET /v3/projects?name=). */
+export async function projectIdOf(url: string, token: string, region: string): Promise<string> {
+  const res = await fetch(`${url}/v3/projects?name=${region}`, {
+    headers: { 'x-auth-token': token },
+  });
+  const body = (await res.json()) as { projects: { id: string }[] };
+  return body.projects[0]!.id;
+}
