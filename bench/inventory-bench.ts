@@ -618,8 +618,9 @@ async function probe(
     if (wrong) throw new Error(`scenario ${s.key} (${r.path}): ${wrong}`);
     totals.push(body.total_num);
     if (s.reference) continue;
-    if (capture.queries.length !== 2) {
-      throw new Error(`${s.key}: ${capture.queries.length} inventory queries, not 2`);
+    // The page, and the count when this filter was not counted at this generation yet.
+    if (capture.queries.length < 1 || capture.queries.length > 2) {
+      throw new Error(`${s.key}: ${capture.queries.length} inventory queries, not 1 or 2`);
     }
     for (const q of [...capture.queries]) plans.push(await explain(client, s.key, r.path, q));
   }
@@ -901,7 +902,7 @@ function resultsSection(o: Options, inv: Inventory, passes: Pass[]): string {
     lines.push(`### ${p.label}`, '', ...summaryTable(p.summary, o.runs), '');
     lines.push('Every run:', '', ...runsTable(p.runs), '');
     lines.push(
-      'The two queries of each list request, as Ferry sends them, under EXPLAIN ANALYZE (one at a time, no load; the script prints the full plans):',
+      'The queries of each list request, as Ferry sends them, under EXPLAIN ANALYZE (one at a time, no load; the script prints the full plans). The page query runs every time; the count runs the first time a filter is asked at an inventory generation (a scenario whose filter an earlier one counted shows none), so the load runs read the page alone:',
       '',
       ...plansTable(p.plans),
       '',

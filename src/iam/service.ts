@@ -2,6 +2,7 @@
 // AK/SK signatures, and the project lookups SDK clients built with `withRegion` make.
 import { randomBytes } from 'node:crypto';
 import { FerryError } from '../errors/catalog.js';
+import { BoundedCache } from '../storage/cache.js';
 import type { Db } from '../storage/database.js';
 import * as store from '../storage/iam.js';
 import { hashPassword, newId, SecretBox, tokenHash, verifyPassword } from './crypto.js';
@@ -37,8 +38,18 @@ export interface IssuedToken {
   project: store.ProjectRow | undefined;
 }
 
+// Every API request resolves its token and project. Both are kept in memory, exactly: a token
+// row never changes and is never deleted before it expires (there is no revocation), and a
+// project row never changes after it is created. Token entries are still re-read every few
+// minutes, so a revocation added later has a bound to work with.
+const TOKEN_CACHE_MS = 5 * 60_000;
+const CACHE_ENTRIES = 10_000;
+
 /** Users, tokens, access keys and projects, on the database. */
 export class IamService {
+  private readonly tokenCache = new BoundedCache<string, Principal>(CACHE_ENTRIES);
+  private readonly projectCache = new BoundedCache<string, store.ProjectRow>(CACHE_ENTRIES);
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
@@ -135,9 +146,19 @@ export class IamService {
 
   /** The principal of an `X-Auth-Token`, or undefined when unknown or expired. */
   async authenticateToken(token: string): Promise<Principal | undefined> {
-    const row = await store.findLiveToken(this.db, tokenHash(token), this.now());
+    const hash = tokenHash(token);
+    const now = this.now();
+    const cached = this.tokenCache.get(hash, now.getTime());
+    if (cached) return cached;
+    const row = await store.findLiveToken(this.db, hash, now);
     if (!row) return undefined;
-    return this.principal(row.user_id, row.project_id ?? undefined, 'token');
+    const principal = toPrincipal(row, row.project_id ?? undefined, 'token');
+    this.tokenCache.set(
+      hash,
+      principal,
+      Math.min(row.expires_at.getTime(), now.getTime() + TOKEN_CACHE_MS),
+    );
+    return principal;
   }
 
   /** The principal of an AK/SK-signed request, or the reason it is refused. */
@@ -155,8 +176,10 @@ export class IamService {
       },
     });
     if (!result.ok) return result;
-    const principal = await this.principal(userId!, undefined, 'aksk');
-    return principal ? { ok: true, principal } : { ok: false, reason: 'unknown access key' };
+    const user = await store.findUserIdentity(this.db, userId!);
+    return user
+      ? { ok: true, principal: toPrincipal(user, undefined, 'aksk') }
+      : { ok: false, reason: 'unknown access key' };
   }
 
   /** Creates an access key for a user; returns the pair (the secret is shown only here). */
@@ -207,7 +230,11 @@ export class IamService {
 
   /** A project by id, if any. */
   async project(id: string): Promise<store.ProjectRow | undefined> {
-    return store.findProjectById(this.db, id);
+    const cached = this.projectCache.get(id, 0);
+    if (cached) return cached;
+    const row = await store.findProjectById(this.db, id);
+    if (row) this.projectCache.set(id, row);
+    return row;
   }
 
   /** A domain by id. */
@@ -219,25 +246,21 @@ export class IamService {
   async purgeExpiredTokens(): Promise<number> {
     return store.deleteExpiredTokens(this.db, this.now());
   }
+}
 
-  private async principal(
-    userId: string,
-    projectId: string | undefined,
-    method: Principal['method'],
-  ): Promise<Principal | undefined> {
-    const user = await store.findUserById(this.db, userId);
-    if (!user) return undefined;
-    const domain = await store.findDomainById(this.db, user.domain_id);
-    if (!domain) return undefined;
-    return {
-      userId: user.id,
-      userName: user.name,
-      domainId: domain.id,
-      domainName: domain.name,
-      projectId,
-      method,
-    };
-  }
+function toPrincipal(
+  u: store.UserIdentity,
+  projectId: string | undefined,
+  method: Principal['method'],
+): Principal {
+  return {
+    userId: u.user_id,
+    userName: u.user_name,
+    domainId: u.domain_id,
+    domainName: u.domain_name,
+    projectId,
+    method,
+  };
 }
 
 // scrypt of a random password: verifying against it costs what a real check costs.

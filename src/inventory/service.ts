@@ -6,6 +6,7 @@ import { FerryError } from '../errors/catalog.js';
 import type { SecretBox } from '../iam/crypto.js';
 import { enqueue } from '../engine/queue.js';
 import type { Instances } from '../replication/instances.js';
+import { BoundedCache } from '../storage/cache.js';
 import type { Db } from '../storage/database.js';
 import * as store from '../storage/inventory.js';
 import { sharedWith } from '../storage/shares.js';
@@ -41,6 +42,8 @@ const IMAGE_TYPE_OF: Record<string, string> = {
 
 /** The inventory service. */
 export class InventoryService {
+  private readonly totals = new BoundedCache<string, { total: number; generation: string }>(1000);
+
   constructor(
     private readonly db: Db,
     private readonly box: SecretBox,
@@ -324,14 +327,37 @@ export class InventoryService {
     return store.invTaskRegistries(this.db, taskId);
   }
 
-  /** Image lists. */
-  listImages(c: HssCaller, f: store.ImageFilter, page: Parameters<typeof store.listImages>[3]) {
-    return store.listImages(this.db, c.projectId, f, page);
+  /** A page of an image list and its `total_num`. */
+  async listImages(
+    c: HssCaller,
+    f: store.ImageFilter,
+    page: Parameters<typeof store.listImagePage>[3],
+  ): Promise<{ rows: store.InvImageRow[]; total: number }> {
+    const { rows, generation } = await store.listImagePage(this.db, c.projectId, f, page);
+    return { rows, total: await this.total(c.projectId, f, generation) };
   }
 
   /** Image count of the project. */
   imageTotal(c: HssCaller): Promise<number> {
-    return store.imageTotals(this.db, c.projectId);
+    return this.total(c.projectId, {}, undefined);
+  }
+
+  /**
+   * How many images match, counted once per filter and inventory generation: a count of the
+   * same filters at the same generation is the same number, and paging through a list asks
+   * for it on every page. The page's own generation decides whether the kept count still holds.
+   */
+  private async total(
+    projectId: string,
+    f: store.ImageFilter,
+    generation: string | undefined,
+  ): Promise<number> {
+    const key = `${projectId}\n${JSON.stringify(f)}`;
+    const kept = this.totals.get(key, 0);
+    if (kept && generation !== undefined && kept.generation === generation) return kept.total;
+    const counted = await store.countImages(this.db, projectId, f);
+    this.totals.set(key, counted);
+    return counted.total;
   }
 }
 

@@ -42,9 +42,29 @@ export async function findUser(
     .executeTakeFirst();
 }
 
-/** A user by id. */
-export async function findUserById(db: Db, id: string): Promise<UserRow | undefined> {
-  return db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst();
+/** Who a user is, with its domain: what a request's principal needs, in one query. */
+export interface UserIdentity {
+  user_id: string;
+  user_name: string;
+  domain_id: string;
+  domain_name: string;
+}
+
+const IDENTITY = [
+  'users.id as user_id',
+  'users.name as user_name',
+  'domains.id as domain_id',
+  'domains.name as domain_name',
+] as const;
+
+/** A user and its domain, by user id. */
+export async function findUserIdentity(db: Db, userId: string): Promise<UserIdentity | undefined> {
+  return db
+    .selectFrom('users')
+    .innerJoin('domains', 'domains.id', 'users.domain_id')
+    .select(IDENTITY)
+    .where('users.id', '=', userId)
+    .executeTakeFirst();
 }
 
 /** Users named `name` in any domain (for the admin CLI, which may not know the domain). */
@@ -110,17 +130,19 @@ export async function insertToken(
   await db.insertInto('tokens').values(row).execute();
 }
 
-/** A token that has not expired at `now`, with its user. */
+/** A token that has not expired at `now`, with its user and the user's domain. */
 export async function findLiveToken(
   db: Db,
   hash: string,
   now: Date,
-): Promise<{ user_id: string; project_id: string | null; expires_at: Date } | undefined> {
+): Promise<(UserIdentity & { project_id: string | null; expires_at: Date }) | undefined> {
   return db
     .selectFrom('tokens')
-    .select(['user_id', 'project_id', 'expires_at'])
-    .where('hash', '=', hash)
-    .where('expires_at', '>', now)
+    .innerJoin('users', 'users.id', 'tokens.user_id')
+    .innerJoin('domains', 'domains.id', 'users.domain_id')
+    .select([...IDENTITY, 'tokens.project_id', 'tokens.expires_at'])
+    .where('tokens.hash', '=', hash)
+    .where('tokens.expires_at', '>', now)
     .executeTakeFirst();
 }
 

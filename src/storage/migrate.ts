@@ -8,6 +8,7 @@ import * as m0002 from './migrations/0002-engine.js';
 import * as m0003 from './migrations/0003-replication.js';
 import * as m0004 from './migrations/0004-inventory.js';
 import * as m0005 from './migrations/0005-inventory-indexes.js';
+import * as m0006 from './migrations/0006-inventory-generations.js';
 
 interface Migration {
   version: number;
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { version: 3, ...m0003 },
   { version: 4, ...m0004 },
   { version: 5, ...m0005 },
+  { version: 6, ...m0006 },
 ];
 
 // An arbitrary constant naming Ferry's migration lock (pg advisory locks take a bigint).

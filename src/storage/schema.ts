@@ -284,6 +284,13 @@ export interface InventoryTaskRegistryTable {
   failed_reason: Generated<string>;
 }
 
+/** Raised by triggers on every write to a project's inventory_images (migration 0006). */
+export interface InventoryGenerationTable {
+  project_id: string;
+  /** bigint, as a string. */
+  generation: string;
+}
+
 export interface InventoryImageTable {
   id: Generated<string>;
   project_id: string;
@@ -337,5 +344,6 @@ export interface Database {
   inventory_tasks: InventoryTaskTable;
   inventory_task_registries: InventoryTaskRegistryTable;
   inventory_images: InventoryImageTable;
+  inventory_generations: InventoryGenerationTable;
   ferry_migrations: MigrationTable;
 }
