@@ -1,6 +1,6 @@
 // Turns the benchmark's measurements into the summary table (medians, ratios, targets) and
 // into bench/RESULTS.md, with the machine and workload they were measured on.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { loadavg, release } from 'node:os';
@@ -254,7 +254,30 @@ export function machineFacts(): string[] {
     `Kernel: Linux ${release()}`,
     `Node ${process.version}; ${firstLine('skopeo', ['--version'])}; ${firstLine('docker-registry', ['--version'])}`,
     `Ferry: commit ${commit}${dirty ? ' plus uncommitted changes under src/' : ''}`,
+    nodeStartup(),
   ];
+}
+
+/**
+ * What starting Node costs here, before any Ferry code runs: part of every `ferry` run, and
+ * so of the no-op re-run. NODE_EXTRA_CA_CERTS, when the environment sets it, is read at every
+ * start by Node 20 (Go programs such as skopeo read certificates only for TLS).
+ */
+function nodeStartup(): string {
+  const startMs = (env: NodeJS.ProcessEnv): number => {
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t = process.hrtime.bigint();
+      spawnSync(process.execPath, ['-e', '0'], { env });
+      times.push(Number(process.hrtime.bigint() - t) / 1e6);
+    }
+    return median(times)!;
+  };
+  const line = `Node start-up (\`node -e 0\`, median of 5): ${startMs(process.env).toFixed(0)} ms`;
+  const extra = process.env.NODE_EXTRA_CA_CERTS;
+  if (!extra) return line;
+  const { NODE_EXTRA_CA_CERTS: _, ...without } = process.env;
+  return `${line}; ${startMs(without).toFixed(0)} ms without NODE_EXTRA_CA_CERTS, which this environment sets (${extra}) and Node 20 reads at every start`;
 }
 
 /** The 1-, 5- and 15-minute load averages, for judging whether something else was running. */
