@@ -34,6 +34,11 @@ function image(projectId: string, name: string, tag: string, multiArch = false) 
   };
 }
 
+/** The stored tags of a project's test registry, by `namespace/name:tag`. */
+function stored(db: Db, projectId: string) {
+  return store.imageDigests(db, { projectId, registryType: 'Other', registryId: 'r1' });
+}
+
 describe('inventory totals and IAM lookups kept in memory', () => {
   let pg: Awaited<ReturnType<typeof startSharedPostgres>>;
   let db: Db;
@@ -69,15 +74,7 @@ describe('inventory totals and IAM lookups kept in memory', () => {
     const afterInsert = await generation('p-gen');
     expect(afterInsert).toBe('1');
 
-    const ids = [
-      ...(
-        await store.imageDigests(db, {
-          projectId: 'p-gen',
-          registryType: 'Other',
-          registryId: 'r1',
-        })
-      ).values(),
-    ].map((r) => r.id);
+    const ids = [...(await stored(db, 'p-gen')).values()].map((r) => r.id);
     await store.touchImages(db, ids, new Date());
     expect(await generation('p-gen')).toBe('2');
     await store.deleteImages(db, ids.slice(0, 1));
@@ -105,15 +102,7 @@ describe('inventory totals and IAM lookups kept in memory', () => {
     expect(afterInsert.rows).toHaveLength(5);
 
     // Deleting every web tag but one: the first page has one row, the total says so.
-    const webIds = [
-      ...(
-        await store.imageDigests(other, {
-          projectId: 'p-list',
-          registryType: 'Other',
-          registryId: 'r1',
-        })
-      ).entries(),
-    ]
+    const webIds = [...(await stored(other, 'p-list')).entries()]
       .filter(([k]) => k.startsWith('team/web:'))
       .map(([, v]) => v.id);
     await store.deleteImages(other, webIds.slice(1));
