@@ -229,6 +229,31 @@ describe('faults between Ferry and the registries', () => {
     expect(head.status).toBe(404);
   });
 
+  it('source: one corrupted blob fails the image only once its other blobs are on the target', async () => {
+    const bad = small.blobs.find((d) => d.size === 40_000)!;
+    const sibling = small.blobs.find((d) => d.size === 3000)!;
+    pa.addRule({
+      method: 'GET',
+      path: new RegExp(`/blobs/${bad.digest}`),
+      fault: { type: 'corrupt' },
+    });
+    // Longer than the second a closing registry client gives requests in flight.
+    pa.addRule({
+      method: 'GET',
+      path: new RegExp(`/blobs/${sibling.digest}`),
+      fault: { type: 'delay', ms: 1500 },
+    });
+    const out = await copy(small);
+    expect(out.result.status).toBe('failed');
+    expect(out.result.error?.code).toBe('DIGEST_MISMATCH');
+    await expectNoTag(out.dstRepo);
+    const headAtTarget = async (digest: string) =>
+      (await fetch(`${b.url}/v2/${out.dstRepo}/blobs/${digest}`, { method: 'HEAD' })).status;
+    expect(await headAtTarget(bad.digest)).toBe(404);
+    // The sibling was not cut off: the next attempt finds it there.
+    expect(await headAtTarget(sibling.digest)).toBe(200);
+  });
+
   it('source: a manifest altered in flight is refused', async () => {
     pa.addRule({ method: 'GET', path: /\/manifests\//, fault: { type: 'mutateManifest' } });
     const out = await copy(small);

@@ -246,7 +246,7 @@ export class CopyEngine {
   ): Promise<void> {
     if (json.manifests) {
       // Children of an index are independent: copy them in parallel.
-      await Promise.all(
+      await settleAll(
         json.manifests.map((child) => this.copyChildManifest(job, child, result, image, plan)),
       );
       return;
@@ -260,7 +260,7 @@ export class CopyEngine {
         `${this.src.name}/${job.srcRepo}@${digest}: no config, layers or manifests`,
       );
     }
-    await Promise.all(
+    await settleAll(
       blobs.map((b) => this.copyBlob(job.srcRepo, job.dstRepo, b, result, image, plan)),
     );
   }
@@ -605,4 +605,21 @@ function checkDescriptor(d: unknown, what: string): void {
       `${what}: invalid descriptor ${JSON.stringify(d)?.slice(0, 200)}`,
     );
   }
+}
+
+/**
+ * Waits for every part of an image, then throws the first failure. One bad blob fails the
+ * image, but its other blobs still finish: they are on the target for the next attempt, and
+ * no upload is left running after its image has been reported (or cut when the copy ends).
+ */
+async function settleAll(parts: readonly Promise<unknown>[]): Promise<void> {
+  let failure: { error: unknown } | undefined;
+  await Promise.all(
+    parts.map((p) =>
+      p.catch((error: unknown) => {
+        failure ??= { error };
+      }),
+    ),
+  );
+  if (failure) throw failure.error;
 }

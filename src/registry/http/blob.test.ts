@@ -10,6 +10,7 @@ import { sha256Digest } from '../digest.js';
 import type { Descriptor } from '../types.js';
 import { startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
 import { HttpRegistry } from './registry.js';
+import { Transport } from './transport.js';
 
 let server: TestRegistry;
 let reg: HttpRegistry;
@@ -191,6 +192,55 @@ describe('uploads', () => {
     expect(calls.some((c) => c === 'DELETE 204' || c === 'DELETE 404')).toBe(true);
     expect(await reg.blobHead('blobs/fail', desc.digest)).toBeUndefined();
   });
+
+  // A small blob's digest check can fail while the upload session is still being opened. The
+  // upload must fail then, not after the idle timeout (2 minutes here, longer than the test).
+  it.each(['monolithic', 'stream', 'chunked'] as const)(
+    '%s: a body that failed before the session opened fails the upload at once',
+    { timeout: 20_000 },
+    async (mode) => {
+      const patient = new HttpRegistry({ host: server.host, idleTimeoutMs: 120_000 });
+      try {
+        const bytes = randomBytes(40_000);
+        const failure = new FerryError(
+          'DIGEST_MISMATCH',
+          'source: expected sha256:x, got sha256:y',
+        );
+        const body = streamOf(bytes);
+        body.destroy(failure);
+        await expect(
+          patient.blobPut(`blobs/early-${mode}`, blobOf(bytes), body, { mode }),
+        ).rejects.toBe(failure);
+        expect(await patient.blobHead(`blobs/early-${mode}`, blobOf(bytes).digest)).toBeUndefined();
+      } finally {
+        await patient.close();
+      }
+    },
+  );
+
+  it(
+    'a request whose stream body is already closed fails at once',
+    { timeout: 20_000 },
+    async () => {
+      const t = new Transport({ host: server.host, idleTimeoutMs: 120_000 });
+      try {
+        const body = streamOf(randomBytes(1000));
+        body.destroy();
+        await expect(
+          t.send({
+            method: 'PUT',
+            url: '/v2/blobs/closed/blobs/uploads/x',
+            headers: { 'content-length': '1000' },
+            body,
+            scopes: [],
+            what: 'PUT a closed stream',
+          }),
+        ).rejects.toMatchObject({ code: 'CONNECTION_FAILED' });
+      } finally {
+        await t.close();
+      }
+    },
+  );
 
   it('fails with SIZE_MISMATCH when the stream is shorter than the descriptor', async () => {
     const bytes = randomBytes(1000);

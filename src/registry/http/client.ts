@@ -130,7 +130,13 @@ export class OriginPool {
       const body = req.body;
       if (body === null) out.end();
       else if (Buffer.isBuffer(body)) out.end(body);
-      else {
+      else if (body.destroyed) {
+        // A stream that already failed or was closed sends nothing: fail now, not at the
+        // idle timeout.
+        out.destroy(
+          body.errored ?? codedError('the request body was closed', 'ERR_STREAM_PREMATURE_CLOSE'),
+        );
+      } else {
         // The stream's own error aborts the request; the caller keeps that error.
         body.once('error', (err) => out.destroy(err));
         // A body shorter than its Content-Length fails here instead of leaving the server
