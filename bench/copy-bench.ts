@@ -354,8 +354,9 @@ async function memoryRuns(
 async function snapshotFerry(scratch: string): Promise<string> {
   const dir = join(scratch, 'ferry');
   await mkdir(dir);
-  await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
-  await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true });
+  // Timestamps kept: bin/ferry.js uses dist/ferry-cli.cjs only when it is not older than dist/cli.
+  await cp(join(ROOT, 'bin'), join(dir, 'bin'), { recursive: true, preserveTimestamps: true });
+  await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
   await cp(join(ROOT, 'package.json'), join(dir, 'package.json'));
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
   return join(dir, 'bin', 'ferry.js');
