@@ -44,6 +44,14 @@ function bundledMain() {
   return module.exports.main;
 }
 
+// `ferry ... | head`: when the reader goes away, stop quietly, as Unix tools do on SIGPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
 const command = process.argv[2];
 const main =
   ((command === 'copy' || command === 'sync') && bundledMain()) ||

@@ -14,10 +14,28 @@ const cache = join(root, 'dist', 'ferry-cli.cache');
 
 const { dependencies } = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
 // commander is bundled (it is on every run's path); every other package stays a require() of
-// node_modules. The service commands never run from this file (see bin/ferry.js).
+// node_modules.
 const external = Object.keys(dependencies)
   .filter((name) => name !== 'commander')
   .flatMap((name) => [name, `${name}/*`]);
+
+// Only copy and sync run from the bundle: the other commands' modules (the service, its
+// database and HTTP server) are left out, so the bundle, its cache and the memory they take
+// stay small. Each becomes a stub that says so, should anything ever load it from here.
+const SERVICE_COMMANDS = /^\.\/(serve|worker|demo|demo-service|region|admin)\.js$/;
+const leaveOut = {
+  name: 'leave-out-service-commands',
+  setup(b) {
+    b.onResolve({ filter: SERVICE_COMMANDS }, (args) => ({
+      path: args.path,
+      namespace: 'left-out',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'left-out' }, (args) => ({
+      contents: `throw new Error(${JSON.stringify(`${args.path} is not in dist/ferry-cli.cjs: run it through dist/cli/main.js`)});`,
+      loader: 'js',
+    }));
+  },
+};
 
 // The cache must never outlive the bundle it was made for.
 await rm(cache, { force: true });
@@ -29,6 +47,7 @@ await build({
   format: 'cjs',
   target: 'node20',
   external,
+  plugins: [leaveOut],
   logLevel: 'warning',
 });
 // Compiled by a fresh Node with the same binary, as bin/ferry.js will compile it.

@@ -1,11 +1,12 @@
 // Must show (issue 2): malformed references, unreachable hosts, and registries answering
 // 401, 404 or 500 give one-line errors that name what failed, and nothing is written.
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runFerry, spawnFerry } from '../helpers/cli.js';
+import { FERRY_BIN, runFerry, spawnFerry } from '../helpers/cli.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/images.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -117,6 +118,21 @@ describe('bad input', () => {
     const run = await spawnFerry(['copy', 'only-one-arg']);
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(/missing required argument 'dst'/);
+  });
+
+  it('a reader that goes away (`ferry ... | head`) ends the run quietly, not with a stack trace', async () => {
+    for (const command of ['sync', 'serve']) {
+      const child = spawn(process.execPath, [FERRY_BIN, command, '--help'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      // Closed before Ferry has started, so its first write meets a closed pipe.
+      child.stdout.destroy();
+      let stderr = '';
+      child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+      const code = await new Promise<number | null>((r) => child.once('close', r));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    }
   });
 
   it('left nothing half-written at the target', async () => {
