@@ -32,16 +32,21 @@ function bundledMain() {
   } catch {
     // No cache: compile.
   }
-  const script = new Script(Module.wrap(source), {
-    filename: BUNDLE,
-    ...(cachedData ? { cachedData } : {}),
-    importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
-  });
-  const module = { exports: {} };
-  script
-    .runInThisContext()
-    .call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
-  return module.exports.main;
+  try {
+    const script = new Script(Module.wrap(source), {
+      filename: BUNDLE,
+      ...(cachedData ? { cachedData } : {}),
+      importModuleDynamically: constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+    });
+    const module = { exports: {} };
+    script
+      .runInThisContext()
+      .call(module.exports, module.exports, createRequire(BUNDLE), module, BUNDLE, dirname(BUNDLE));
+    return typeof module.exports.main === 'function' ? module.exports.main : undefined;
+  } catch {
+    // A bundle that does not load (a damaged file): the ES modules still work.
+    return undefined;
+  }
 }
 
 // `ferry ... | head`: when the reader goes away, stop quietly, as Unix tools do on SIGPIPE.
