@@ -306,9 +306,6 @@ export async function blobPut(
   try {
     const started = await uploadStart(t, repo, what, signal);
     location = started.location;
-    // The stream may have failed while the session was being opened (a small blob whose
-    // digest check ended before the POST answered): nothing would ever flow into the PUT.
-    if (bodyError !== undefined) throw bodyError;
     if (mode === 'monolithic') {
       // https://github.com/opencontainers/distribution-spec/blob/main/spec.md#post-then-put
       const res = await t.send({

@@ -132,7 +132,7 @@ export class OriginPool {
       else if (Buffer.isBuffer(body)) out.end(body);
       else if (body.destroyed) {
         // A stream that already failed or was closed sends nothing: fail now, not at the
-        // idle timeout.
+        // idle timeout (a small blob's digest check can fail while its upload session opens).
         out.destroy(
           body.errored ?? codedError('the request body was closed', 'ERR_STREAM_PREMATURE_CLOSE'),
         );
