@@ -6,6 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, type ErrorCode } from '../../errors/catalog.js';
 import { HttpRegistry } from '../../registry/http/registry.js';
+import { errorCode, isTransientCode, parseRetryAfter } from '../../registry/http/transport.js';
 import type { RegistryOptions } from '../../registry/options.js';
 import type { InventoryAdapter, TagRef } from './types.js';
 
@@ -108,32 +109,6 @@ export function sortTags(refs: TagRef[]): TagRef[] {
   );
 }
 
-// Socket failures a new connection may not meet again.
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-]);
-
-/** The first `code` along an error's causes (fetch wraps the socket error, sometimes twice). */
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    const errors = (e as { errors?: unknown }).errors;
-    e = (e as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
-  }
-  return undefined;
-}
-
 /** The deepest message along an error's causes (`connect ECONNREFUSED ...`, not `fetch failed`). */
 function rootMessage(err: unknown): string {
   let message = err instanceof Error ? err.message : String(err);
@@ -166,12 +141,6 @@ function errorDetail(text: string): string {
     // Not JSON: a proxy's page or plain text.
   }
   return text.trimStart().startsWith('<') ? '' : oneLine(text);
-}
-
-/** Seconds from a Retry-After header (delta seconds only; dates are rare on these APIs). */
-function retryAfter(res: Response): number | undefined {
-  const v = res.headers.get('retry-after')?.trim();
-  return v !== undefined && /^\d+$/.test(v) ? Number(v) : undefined;
 }
 
 /** A JSON answer of a management API. */
@@ -284,7 +253,7 @@ export class RestClient {
       // TLS verification and other socket errors: another attempt meets the same certificate.
       throw new FerryError('CONNECTION_FAILED', `${this.label}: ${what}: ${reason}`, {
         cause: err,
-        temporary: code !== undefined && TRANSIENT_CODES.has(code),
+        temporary: isTransientCode(code),
       });
     }
   }
@@ -302,7 +271,7 @@ export class RestClient {
     if (res.status === 403) return this.fail('DENIED', what, `${status}: permission denied`);
     if (res.status === 404) return this.fail('REGISTRY_REJECTED', what, `${status}: not found`);
     if (res.status === 429) {
-      const after = retryAfter(res);
+      const after = parseRetryAfter(res.headers.get('retry-after') ?? undefined);
       return new FerryError('TOO_MANY_REQUESTS', `${this.label}: ${what}: ${status}`, {
         ...(after !== undefined ? { retryAfter: after } : {}),
       });

@@ -188,8 +188,9 @@ export async function readBody(
   return Buffer.concat(chunks, total);
 }
 
-// Socket-level failures that a new connection may not have: retried.
-const TRANSIENT_CODES = new Set([
+// Socket-level failures that a new connection may not have: retried. The UND_ERR codes are
+// Node's fetch (undici), which the inventory's management API client uses.
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
   'ECONNABORTED',
@@ -200,14 +201,26 @@ const TRANSIENT_CODES = new Set([
   'ENETUNREACH',
   'ENETDOWN',
   'ERR_STREAM_PREMATURE_CLOSE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
 ]);
 const TIMEOUT_CODES = new Set(['FERRY_CONNECT_TIMEOUT', 'FERRY_IDLE_TIMEOUT', 'ETIMEDOUT']);
 
-function errorCode(err: unknown): string | undefined {
-  for (let e: unknown = err, depth = 0; e && depth < 4; depth++) {
+/** True for a socket error code that another connection may not meet (see TRANSIENT_CODES). */
+export function isTransientCode(code: string | undefined): boolean {
+  return code !== undefined && TRANSIENT_CODES.has(code);
+}
+
+/**
+ * The first `code` along an error's causes: fetch wraps the socket error, sometimes twice, and
+ * a failed connect to several addresses is an AggregateError whose first error says why.
+ */
+export function errorCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && depth < 5; depth++) {
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'string') return code;
-    e = (e as { cause?: unknown }).cause;
+    const errors = (e as { errors?: unknown }).errors;
+    e = (e as { cause?: unknown }).cause ?? (Array.isArray(errors) ? errors[0] : undefined);
   }
   return undefined;
 }
@@ -406,7 +419,7 @@ export class Transport {
     if (code !== undefined && TIMEOUT_CODES.has(code)) {
       return this.fail('TIMEOUT', req, `no answer in time (${code})`, err);
     }
-    if (code !== undefined && TRANSIENT_CODES.has(code)) {
+    if (isTransientCode(code)) {
       return this.fail('CONNECTION_FAILED', req, `${message} (${code})`, err);
     }
     if (code === 'ERR_HTTP_CONTENT_LENGTH_MISMATCH') {
