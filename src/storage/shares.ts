@@ -19,6 +19,21 @@ export interface ShareKey {
 /** The repository of a share, with its owner. */
 export type RepositoryKey = Omit<ShareKey, 'access_domain'>;
 
+/** The columns of a repository key (and nothing else a caller's object carries). */
+function repositoryKey(k: RepositoryKey): RepositoryKey {
+  return {
+    region_id: k.region_id,
+    namespace: k.namespace,
+    repository: k.repository,
+    owner_domain_id: k.owner_domain_id,
+  };
+}
+
+/** The columns of a share key. */
+function shareKey(k: ShareKey): ShareKey {
+  return { ...repositoryKey(k), access_domain: k.access_domain };
+}
+
 /** What an update may change. */
 export interface ShareChanges {
   permit: string;
@@ -84,10 +99,7 @@ export async function listShares(db: Db, repo: RepositoryKey): Promise<Repositor
   return db
     .selectFrom('repository_shares')
     .selectAll()
-    .where('region_id', '=', repo.region_id)
-    .where('namespace', '=', repo.namespace)
-    .where('repository', '=', repo.repository)
-    .where('owner_domain_id', '=', repo.owner_domain_id)
+    .where((eb) => eb.and(repositoryKey(repo)))
     .orderBy('access_domain')
     .execute();
 }
@@ -97,11 +109,7 @@ export async function findShare(db: Db, key: ShareKey): Promise<RepositoryShareR
   return db
     .selectFrom('repository_shares')
     .selectAll()
-    .where('region_id', '=', key.region_id)
-    .where('namespace', '=', key.namespace)
-    .where('repository', '=', key.repository)
-    .where('owner_domain_id', '=', key.owner_domain_id)
-    .where('access_domain', '=', key.access_domain)
+    .where((eb) => eb.and(shareKey(key)))
     .executeTakeFirst();
 }
 
@@ -115,11 +123,7 @@ export async function updateShare(db: Db, key: ShareKey, changes: ShareChanges):
       ...(changes.description === undefined ? {} : { description: changes.description }),
       updated_at: new Date(),
     })
-    .where('region_id', '=', key.region_id)
-    .where('namespace', '=', key.namespace)
-    .where('repository', '=', key.repository)
-    .where('owner_domain_id', '=', key.owner_domain_id)
-    .where('access_domain', '=', key.access_domain)
+    .where((eb) => eb.and(shareKey(key)))
     .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
@@ -128,11 +132,7 @@ export async function updateShare(db: Db, key: ShareKey, changes: ShareChanges):
 export async function deleteShare(db: Db, key: ShareKey): Promise<boolean> {
   const r = await db
     .deleteFrom('repository_shares')
-    .where('region_id', '=', key.region_id)
-    .where('namespace', '=', key.namespace)
-    .where('repository', '=', key.repository)
-    .where('owner_domain_id', '=', key.owner_domain_id)
-    .where('access_domain', '=', key.access_domain)
+    .where((eb) => eb.and(shareKey(key)))
     .executeTakeFirst();
   return Number(r.numDeletedRows) > 0;
 }
