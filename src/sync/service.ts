@@ -45,6 +45,26 @@ export interface RepositoryView {
   creatorName: string;
 }
 
+/** A repository of an owned namespace, its images not read yet (describeRepositories). */
+function repositoryView(
+  ctx: CallContext,
+  ns: store.NamespaceRow,
+  name: string,
+  tags: string[],
+): RepositoryView {
+  return {
+    namespace: ns.name,
+    name,
+    nsId: Number(ns.id),
+    tags,
+    images: undefined,
+    host: ctx.region.host,
+    domainId: ctx.principal.domainId,
+    domainName: ctx.principal.domainName,
+    creatorName: ns.creator_name,
+  };
+}
+
 /** One tag with its image. */
 export interface TagView {
   tag: string;
@@ -144,20 +164,9 @@ export class SyncService {
     const byName = new Map(owned.map((n) => [n.name, n]));
     const repos = await this.repositoriesOf(ctx.region, [...byName.keys()]);
     return repos
-      .map(({ namespace, repo, tags }) => {
-        const ns = byName.get(namespace)!;
-        return {
-          namespace,
-          name: repo.slice(namespace.length + 1),
-          nsId: Number(ns.id),
-          tags,
-          images: undefined,
-          host: ctx.region.host,
-          domainId: ctx.principal.domainId,
-          domainName: ctx.principal.domainName,
-          creatorName: ns.creator_name,
-        };
-      })
+      .map(({ namespace, repo, tags }) =>
+        repositoryView(ctx, byName.get(namespace)!, repo.slice(namespace.length + 1), tags),
+      )
       .filter((r) => !q.name || r.name.includes(q.name));
   }
 
@@ -179,17 +188,7 @@ export class SyncService {
   async repository(ctx: CallContext, namespace: string, name: string): Promise<RepositoryView> {
     const ns = await this.namespace(ctx, namespace);
     const tags = await this.tagsOf(ctx.region, namespace, name);
-    const view: RepositoryView = {
-      namespace,
-      name,
-      nsId: Number(ns.id),
-      tags,
-      images: undefined,
-      host: ctx.region.host,
-      domainId: ctx.principal.domainId,
-      domainName: ctx.principal.domainName,
-      creatorName: ns.creator_name,
-    };
+    const view = repositoryView(ctx, ns, name, tags);
     await this.describeRepositories(ctx, [view]);
     return view;
   }
