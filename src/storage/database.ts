@@ -45,3 +45,19 @@ export async function countRows<TB extends keyof Database>(
   const r = await query.select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
   return Number(r.n);
 }
+
+/**
+ * A page of a query and the total it has without the page, read side by side. `order`
+ * selects and orders (`(q) => q.selectAll().orderBy('id')`); the page is cut here.
+ */
+export async function pageWithTotal<TB extends keyof Database, O>(
+  base: SelectQueryBuilder<Database, TB, object>,
+  page: { offset: number; limit: number },
+  order: (q: SelectQueryBuilder<Database, TB, object>) => SelectQueryBuilder<Database, TB, O>,
+): Promise<{ rows: O[]; total: number }> {
+  const [rows, total] = await Promise.all([
+    order(base).offset(page.offset).limit(page.limit).execute(),
+    countRows(base),
+  ]);
+  return { rows: rows as O[], total };
+}

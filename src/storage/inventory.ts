@@ -1,7 +1,7 @@
 // HSS inventory rows: third-party registries, sync tasks and their registries, and images.
 // One function per operation; image writes are batched (a registry can hold 100,000 tags).
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
-import { countRows, type Db } from './database.js';
+import { countRows, pageWithTotal, type Db } from './database.js';
 import type {
   InventoryImageTable,
   InventoryRegistryTable,
@@ -63,17 +63,7 @@ export async function listInvRegistries(
   if (q.types?.length) base = base.where('registry_type', 'in', q.types);
   if (q.addr) base = base.where('registry_addr', 'like', `%${escapeLike(q.addr)}%`);
   if (q.status) base = base.where('status', '=', q.status);
-  const [rows, total] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('created_at', 'desc')
-      .orderBy('id')
-      .offset(q.offset)
-      .limit(q.limit)
-      .execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) => b.selectAll().orderBy('created_at', 'desc').orderBy('id'));
 }
 
 /** Every registry of a project (sync_all_registries). */
@@ -234,17 +224,7 @@ export async function listInvTasks(
     base = base.where((eb) => eb.or([eb('task_status', '=', 100), eb('task_status', '<', 0)]));
   if (q.createdFrom) base = base.where('begin_time', '>=', q.createdFrom);
   if (q.createdTo) base = base.where('begin_time', '<=', q.createdTo);
-  const [rows, total] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy('begin_time', 'desc')
-      .orderBy('id')
-      .offset(q.offset)
-      .limit(q.limit)
-      .execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) => b.selectAll().orderBy('begin_time', 'desc').orderBy('id'));
 }
 
 // ---- images ----

@@ -1,7 +1,7 @@
 // SWR Enterprise replication rows: registries, policies, executions, tasks, sub-tasks.
 // One function per operation.
 import { sql, type Insertable, type Selectable, type Updateable } from 'kysely';
-import { countRows, type Db } from './database.js';
+import { pageWithTotal, type Db } from './database.js';
 import type {
   ReplicationExecutionTable,
   ReplicationPolicyTable,
@@ -63,17 +63,9 @@ export async function listRegistries(
   let base = db.selectFrom('replication_registries').where('instance_id', '=', instanceId);
   if (q.name) base = base.where('name', 'like', `%${escapeLike(q.name)}%`);
   if (q.type) base = base.where('type', '=', q.type);
-  const [rows, total] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy(q.orderColumn, q.orderType)
-      .orderBy('id', q.orderType)
-      .offset(q.offset)
-      .limit(q.limit)
-      .execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) =>
+    b.selectAll().orderBy(q.orderColumn, q.orderType).orderBy('id', q.orderType),
+  );
 }
 
 /** Every registry (for the health check). */
@@ -181,17 +173,9 @@ export async function listPolicies(
       eb.or([eb('src_registry_id', '=', id), eb('dest_registry_id', '=', id)]),
     );
   }
-  const [rows, total] = await Promise.all([
-    base
-      .selectAll()
-      .orderBy(q.orderColumn, q.orderType)
-      .orderBy('id', q.orderType)
-      .offset(q.offset)
-      .limit(q.limit)
-      .execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) =>
+    b.selectAll().orderBy(q.orderColumn, q.orderType).orderBy('id', q.orderType),
+  );
 }
 
 /** Enabled policies with a given trigger type (scheduler, events). */
@@ -266,11 +250,7 @@ export async function listExecutions(
 ): Promise<{ rows: ExecutionRow[]; total: number }> {
   let base = db.selectFrom('replication_executions').where('instance_id', '=', instanceId);
   if (q.policyId) base = base.where('policy_id', '=', q.policyId);
-  const [rows, total] = await Promise.all([
-    base.selectAll().orderBy('id', 'desc').offset(q.offset).limit(q.limit).execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) => b.selectAll().orderBy('id', 'desc'));
 }
 
 /** Updates an execution. */
@@ -400,11 +380,7 @@ export async function listTasks(
   page: Page,
 ): Promise<{ rows: TaskRow[]; total: number }> {
   const base = db.selectFrom('replication_tasks').where('execution_id', '=', executionId);
-  const [rows, total] = await Promise.all([
-    base.selectAll().orderBy('id').offset(page.offset).limit(page.limit).execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, page, (b) => b.selectAll().orderBy('id'));
 }
 
 /** A task of an execution. */
@@ -429,11 +405,7 @@ export async function listSubtasks(
 ): Promise<{ rows: SubtaskRow[]; total: number }> {
   let base = db.selectFrom('replication_subtasks').where('task_id', '=', taskId);
   if (q.status) base = base.where('status', '=', q.status);
-  const [rows, total] = await Promise.all([
-    base.selectAll().orderBy('id').offset(q.offset).limit(q.limit).execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, q, (b) => b.selectAll().orderBy('id'));
 }
 
 /** Updates a task; every status change bumps StatusRevision. */

@@ -1,6 +1,6 @@
 // SWR basic rows: namespaces, auto-sync rules, sync jobs. One function per operation.
 import type { Insertable, Selectable } from 'kysely';
-import { countRows, type Db } from './database.js';
+import { pageWithTotal, type Db } from './database.js';
 import type { NamespaceTable, SyncJobStatus, SyncJobTable, SyncRuleTable } from './schema.js';
 
 export type NamespaceRow = Selectable<NamespaceTable>;
@@ -170,11 +170,7 @@ export async function listSyncJobs(
     .where('region_id', '=', key.region_id)
     .where('namespace', '=', key.namespace)
     .where('repo_name', '=', key.repo_name);
-  const [rows, total] = await Promise.all([
-    base.selectAll().orderBy('id', page.order).offset(page.offset).limit(page.limit).execute(),
-    countRows(base),
-  ]);
-  return { rows, total };
+  return pageWithTotal(base, page, (b) => b.selectAll().orderBy('id', page.order));
 }
 
 /** Marks jobs left waiting or running (by a process that stopped) as failed with `reason`. */
