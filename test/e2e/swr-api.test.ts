@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestFerry, getToken, type TestFerry } from '../helpers/ferry.js';
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { signedFetch } from '../helpers/sdk-sign.js';
+import { AUTO_SYNC_RULE_FIELDS } from '../helpers/sdk.js';
 import { dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
 
 interface CurlResult {
@@ -171,19 +172,7 @@ describe('SWR API with curl and IAM tokens', () => {
     const list = await api(tokenA, 'GET', `${repoPath}/sync_repo`);
     const rules = JSON.parse(list.body) as Record<string, unknown>[];
     expect(rules).toHaveLength(1);
-    expect(Object.keys(rules[0]!).sort()).toEqual([
-      'createdAt',
-      'domainID',
-      'domainName',
-      'id',
-      'namespace',
-      'override',
-      'remoteNamespace',
-      'remoteRegionId',
-      'repoName',
-      'syncAuto',
-      'updatedAt',
-    ]);
+    expect(Object.keys(rules[0]!).sort()).toEqual(AUTO_SYNC_RULE_FIELDS);
     expect(rules[0]).toMatchObject({
       domainName: 'acme',
       namespace: 'ns1',

@@ -33,7 +33,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getToken, startTestFerry, type TestFerry } from '../helpers/ferry.js';
 import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { assertImageEqual, dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
-import { call, clientError } from '../helpers/sdk.js';
+import { AUTO_SYNC_RULE_FIELDS, call, clientError } from '../helpers/sdk.js';
 
 const NORTH = 'cn-north-4';
 const EAST = 'cn-east-3';
@@ -126,6 +126,14 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
     await ferry?.stop();
   });
 
+  /** The auto-sync rules of the test repository, through the SDK. */
+  const listRules = () =>
+    call<SdkArray<Wire>>(
+      north.listImageAutoSyncReposDetails(
+        new ListImageAutoSyncReposDetailsRequest().withNamespace(SRC_NS).withRepository(REPO_PATH),
+      ),
+    );
+
   describe('a client built with withEndpoint and AK/SK', () => {
     it('creates a namespace in each region and lists each region\u2019s own', async () => {
       const created = await call<Wire>(
@@ -177,30 +185,12 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
       );
       expect(res.httpStatusCode).toBe(200);
 
-      const rules = await call<SdkArray<Wire>>(
-        north.listImageAutoSyncReposDetails(
-          new ListImageAutoSyncReposDetailsRequest()
-            .withNamespace(SRC_NS)
-            .withRepository(REPO_PATH),
-        ),
-      );
+      const rules = await listRules();
       expect(Array.isArray(rules)).toBe(true);
       expect(rules.httpStatusCode).toBe(200);
       expect(rules).toHaveLength(1);
       const rule = rules[0]!;
-      expect(Object.keys(rule).sort()).toEqual([
-        'createdAt',
-        'domainID',
-        'domainName',
-        'id',
-        'namespace',
-        'override',
-        'remoteNamespace',
-        'remoteRegionId',
-        'repoName',
-        'syncAuto',
-        'updatedAt',
-      ]);
+      expect(Object.keys(rule).sort()).toEqual(AUTO_SYNC_RULE_FIELDS);
       expect(rule).toEqual({
         createdAt: expect.stringMatching(SWR_TIME),
         domainID: domainId,
@@ -316,13 +306,7 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
         ),
       );
       expect(res.httpStatusCode).toBe(200);
-      const rules = await call<SdkArray<Wire>>(
-        north.listImageAutoSyncReposDetails(
-          new ListImageAutoSyncReposDetailsRequest()
-            .withNamespace(SRC_NS)
-            .withRepository(REPO_PATH),
-        ),
-      );
+      const rules = await listRules();
       expect(rules.httpStatusCode).toBe(200);
       expect([...rules]).toEqual([]);
     });

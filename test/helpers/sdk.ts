@@ -34,3 +34,18 @@ export async function clientError(p: Promise<unknown>): Promise<ClientRequestExc
   }
   throw new Error('the SDK call succeeded; expected a ClientRequestException');
 }
+
+/** The fields of an SWR auto-sync rule (huawei-compat.md section 3), sorted, as SDKs see them. */
+export const AUTO_SYNC_RULE_FIELDS = [
+  'createdAt',
+  'domainID',
+  'domainName',
+  'id',
+  'namespace',
+  'override',
+  'remoteNamespace',
+  'remoteRegionId',
+  'repoName',
+  'syncAuto',
+  'updatedAt',
+];
