@@ -1,5 +1,6 @@
-// A small in-process cache of rows read from the database, for the lookups every API request
-// makes (token, project, list totals). Bounded: past `maxEntries`, the oldest entry goes.
+// A small in-process cache of what is costly to read again: database rows for the lookups every
+// API request makes (token, project, list totals), and image descriptions read from registries.
+// Bounded: past `maxEntries`, the oldest entry goes.
 // Callers decide what is safe to keep and for how long; each use says why it stays exact.
 
 /** Entries with an expiry time, at most `maxEntries` of them. */

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { parseManifest } from '../registry/copy/engine.js';
 import { isIndexMediaType, type Descriptor, type RegistryBackend } from '../registry/types.js';
+import { BoundedCache } from '../storage/cache.js';
 
 /** An image as the tag APIs describe it. */
 export interface ImageInfo {
@@ -43,7 +44,7 @@ async function configCreated(
 
 /** Reads and caches image descriptions per registry and digest. */
 export class ImageInfoCache {
-  private readonly cache = new Map<string, ImageInfo>();
+  private readonly cache = new BoundedCache<string, ImageInfo>(MAX_CACHED);
   /** Lookups under way, so tags sharing a digest read its manifest once. */
   private readonly pending = new Map<string, Promise<ImageInfo>>();
 
@@ -61,7 +62,7 @@ export class ImageInfoCache {
   /** The image a digest names (the caller knows it exists, so no HEAD first). */
   async byDigest(registry: RegistryBackend, repo: string, digest: string): Promise<ImageInfo> {
     const key = `${registry.name}|${digest}`;
-    const hit = this.cache.get(key);
+    const hit = this.cache.get(key, 0);
     if (hit) return hit;
     // Tags sharing a digest, described at once, read its manifest once.
     let p = this.pending.get(key);
@@ -107,7 +108,6 @@ export class ImageInfoCache {
       imageId: imageId || createHash('sha256').update(m.bytes).digest('hex'),
       created,
     };
-    if (this.cache.size >= MAX_CACHED) this.cache.delete(this.cache.keys().next().value!);
     this.cache.set(key, info);
     return info;
   }
