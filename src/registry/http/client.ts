@@ -5,6 +5,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import type { SecureContext } from 'node:tls';
 
 /** Response headers, lower-cased. */
 export type ResponseHeaders = http.IncomingHttpHeaders;
@@ -32,8 +33,8 @@ export interface OriginOptions {
   connectTimeoutMs: number;
   idleTimeoutMs: number;
   keepAliveMs: number;
-  /** Certificates to trust (the transport adds Node's roots to a custom CA). */
-  ca?: string | Buffer | Array<string | Buffer>;
+  /** The TLS context of https connections (trust.ts); undefined: Node's default. */
+  secureContext?: SecureContext | undefined;
 }
 
 /** An error with a code the transport classifies (TIMEOUT_CODES in transport.ts). */
@@ -65,7 +66,7 @@ export class OriginPool {
     this.agent = this.secure
       ? new https.Agent({
           ...agentOptions,
-          ...(options.ca !== undefined ? { ca: options.ca } : {}),
+          ...(options.secureContext !== undefined ? { secureContext: options.secureContext } : {}),
         })
       : new http.Agent(agentOptions);
   }

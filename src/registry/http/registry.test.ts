@@ -1,6 +1,7 @@
 // HttpRegistry as a whole: scheme and host rules, sameRegistry, and HTTPS with a custom CA
-// against a real docker-registry serving an openssl-generated certificate.
-import { mkdtemp, rm } from 'node:fs/promises';
+// or deferred extra certificates against a real docker-registry serving an
+// openssl-generated certificate.
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -11,6 +12,7 @@ import { makeTls, type TestTls } from '../../../test/helpers/auth.js';
 import { startRegistry, type TestRegistry } from '../../../test/helpers/registry.js';
 import { HttpRegistry } from './registry.js';
 import { isLoopback, registryHost, registryScheme } from './transport.js';
+import { DEFERRED_EXTRA_CA_ENV } from './trust.js';
 
 describe('scheme and host', () => {
   it('speaks plain HTTP to loopback and when insecure, HTTPS otherwise', () => {
@@ -95,6 +97,47 @@ describe('HTTPS with a custom CA', () => {
       expect(events.every((u) => u.startsWith('https://'))).toBe(true);
     } finally {
       await reg.close();
+    }
+  });
+
+  /** Pings the server with no `ca`, the deferred-certificates variable set to `file`. */
+  async function pingWithDeferred(file: string): Promise<unknown> {
+    const before = process.env[DEFERRED_EXTRA_CA_ENV];
+    process.env[DEFERRED_EXTRA_CA_ENV] = file;
+    const reg = new HttpRegistry({ host: server.host, insecure: false });
+    try {
+      return await reg.ping().then(
+        () => 'ok',
+        (e: unknown) => e,
+      );
+    } finally {
+      await reg.close();
+      if (before === undefined) delete process.env[DEFERRED_EXTRA_CA_ENV];
+      else process.env[DEFERRED_EXTRA_CA_ENV] = before;
+    }
+  }
+
+  it('trusts the NODE_EXTRA_CA_CERTS certificates bin/ferry deferred, besides Node’s roots', async () => {
+    const file = join(dir, 'deferred.pem');
+    await writeFile(file, tls.ca.certPem);
+    expect(await pingWithDeferred(file)).toBe('ok');
+  });
+
+  it('skips a deferred file it cannot read with Node’s warning, trusting Node’s roots only', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error): void => void warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const missing = join(dir, 'missing.pem');
+      const err = await pingWithDeferred(missing);
+      expect(isFerryError(err, 'CONNECTION_FAILED')).toBe(true);
+      expect((err as Error).message).toMatch(/certificate/);
+      await new Promise((r) => setImmediate(r));
+      expect(warnings).toEqual([
+        `Ignoring extra certs from \`${missing}\`, load failed: ${`ENOENT: no such file or directory, open '${missing}'`}`,
+      ]);
+    } finally {
+      process.off('warning', onWarning);
     }
   });
 

@@ -4,12 +4,12 @@
 // socket errors to catalog codes. Whether an error is worth retrying is decided here and
 // nowhere else (FerryError.temporary).
 import { Readable } from 'node:stream';
-import { rootCertificates } from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FerryError, type ErrorCode } from '../../errors/catalog.js';
 import type { RegistryOptions } from '../options.js';
 import { Authenticator } from './auth.js';
 import { OriginPool, dump, type ResponseHeaders } from './client.js';
+import { registryTlsContext } from './trust.js';
 import { Semaphore } from '../semaphore.js';
 
 /** Defaults for `RegistryOptions`, each with the reason for its value. */
@@ -319,7 +319,8 @@ export class Transport {
   private readonly baseDelayMs: number;
   private readonly maxDelayMs: number;
   private readonly connectTimeoutMs: number;
-  private readonly ca: string[] | undefined;
+  /** The registry's own CA (PEM), trusted besides Node's roots. */
+  private readonly ca: string | undefined;
   private readonly pools = new Map<string, OriginPool>();
   private readonly semaphore: Semaphore;
   private readonly auth: Authenticator;
@@ -351,8 +352,7 @@ export class Transport {
     this.semaphore = new Semaphore(
       positive(options.maxConcurrency, DEFAULTS.maxConcurrency, 'maxConcurrency'),
     );
-    // Node replaces its trusted roots when `ca` is given; keep them and add the custom CA.
-    this.ca = options.ca === undefined ? undefined : [...rootCertificates, options.ca.toString()];
+    this.ca = options.ca?.toString();
     this.onRequest = options.onRequest;
     const credentials = {
       ...(options.username !== undefined ? { username: options.username } : {}),
@@ -593,7 +593,7 @@ export class Transport {
         connectTimeoutMs: this.connectTimeoutMs,
         idleTimeoutMs: this.idleTimeoutMs,
         keepAliveMs: DEFAULTS.keepAliveMs,
-        ...(this.ca !== undefined && origin.startsWith('https:') ? { ca: this.ca } : {}),
+        ...(origin.startsWith('https:') ? { secureContext: registryTlsContext(this.ca) } : {}),
       });
       this.pools.set(origin, pool);
     }
