@@ -1,6 +1,8 @@
 // Runs the ferry CLI for tests: in-process through main() (fast, from the sources), or as
-// the real executable (bin/ferry.js on the compiled dist/, as users run it).
+// the real executable (bin/ferry, which runs bin/ferry.js on the compiled dist/, as users
+// run it).
 import { execFile, spawn } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
@@ -32,16 +34,22 @@ export async function runFerry(...args: string[]): Promise<CliRun> {
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
 
-/** The path of the real `ferry` executable. */
-export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry.js', import.meta.url));
+/** The path of the real `ferry` executable (package.json "bin"). */
+export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
+
+/** The environment for the executable: `env` over this one, with this Node first on PATH. */
+export function ferryEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const path = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
+  return { ...process.env, PATH: path, ...env };
+}
 
 /** Runs the real executable (needs `npm run build`). */
 export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      [FERRY_BIN, ...args],
-      { env: { ...process.env, ...env }, maxBuffer: 64 << 20, timeout: 300_000 },
+      FERRY_BIN,
+      args,
+      { env: ferryEnv(env), maxBuffer: 64 << 20, timeout: 300_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -83,9 +91,9 @@ function startProcess(
 ): Promise<ServeProcess> {
   const ready =
     command === 'serve' ? /Ferry is listening on (http:\/\/\S+)/ : /Ferry worker running()/;
-  const child = spawn(process.execPath, [FERRY_BIN, command, ...args], {
+  const child = spawn(FERRY_BIN, [command, ...args], {
     cwd: options.cwd,
-    env: { ...process.env, FERRY_LOG_LEVEL: 'warn', ...options.env },
+    env: ferryEnv({ FERRY_LOG_LEVEL: 'warn', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
