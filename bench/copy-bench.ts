@@ -140,7 +140,7 @@ function ferrySummary(run: Measured): string {
 /** Context every tool run needs. */
 interface Bench {
   resources: Resources;
-  /** `bin/ferry.js` of the private copy made at the start (see `snapshotFerry`). */
+  /** The `ferry` executable (bin/ferry) of the private copy made at the start (see `snapshotFerry`). */
   ferry: string;
   scratch: string;
   source: LocalRegistry;
@@ -155,15 +155,15 @@ interface Bench {
 }
 
 async function timeFerry(bench: Bench, target: LocalRegistry): Promise<ToolRun> {
-  const args = [bench.ferry, 'sync', bench.source.host, target.host];
+  const args = ['sync', bench.source.host, target.host];
   const opts = { cwd: ROOT, scratch: bench.scratch };
   const first = await timing(bench, target, () =>
-    measure(bench.resources, process.execPath, args, opts),
+    measure(bench.resources, bench.ferry, args, opts),
   );
   assertSucceeded('ferry sync', first);
   await verifyCopyOrThrow(bench, target, 'ferry');
   const again = await timing(bench, target, () =>
-    measure(bench.resources, process.execPath, args, opts),
+    measure(bench.resources, bench.ferry, args, opts),
   );
   assertSucceeded('ferry sync (no-op re-run)', again);
   await verifyCopyOrThrow(bench, target, 'ferry no-op');
@@ -305,8 +305,8 @@ async function memoryRuns(
             tool === 'ferry'
               ? measure(
                   bench.resources,
-                  process.execPath,
-                  [bench.ferry, 'copy', ref(bench.source.host), ref(target.host)],
+                  bench.ferry,
+                  ['copy', ref(bench.source.host), ref(target.host)],
                   { cwd: ROOT, scratch: bench.scratch },
                 )
               : measure(
@@ -347,7 +347,7 @@ async function memoryRuns(
 
 /**
  * Copies bin/, dist/ and package.json (its `"type": "module"` makes dist/ ES modules) into
- * the scratch folder, with node_modules linked, and returns the copy's bin/ferry.js: a
+ * the scratch folder, with node_modules linked, and returns the copy's bin/ferry: a
  * rebuild of dist/ while the benchmark runs (someone else's `npm run build` or `npm test`)
  * then cannot change or break the CLI between two timings.
  */
@@ -359,7 +359,7 @@ async function snapshotFerry(scratch: string): Promise<string> {
   await cp(join(ROOT, 'dist'), join(dir, 'dist'), { recursive: true, preserveTimestamps: true });
   await cp(join(ROOT, 'package.json'), join(dir, 'package.json'));
   await symlink(join(ROOT, 'node_modules'), join(dir, 'node_modules'), 'dir');
-  return join(dir, 'bin', 'ferry.js');
+  return join(dir, 'bin', 'ferry');
 }
 
 function groupByParent(repositories: readonly string[]): Map<string, string[]> {

@@ -19,6 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { generateWorkload } from '../test/helpers/images.js';
 import { Resources } from './cleanup.js';
+import { childEnv } from './measure.js';
 import { markdownTable } from './report.js';
 import { skopeoSyncArgs, verifyCopy } from './verify.js';
 
@@ -103,7 +104,11 @@ async function run(
     c.connections = 0;
   }
   const started = process.hrtime.bigint();
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: childEnv(),
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   child.stderr?.on('data', (b: Buffer) => (stderr = (stderr + b.toString()).slice(-4000)));
   const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
@@ -166,7 +171,7 @@ async function main(): Promise<void> {
       });
     };
     await viaProxies('ferry', async (src, dst) => [
-      [process.execPath, [join(ROOT, 'bin', 'ferry.js'), 'sync', src, dst]],
+      [join(ROOT, 'bin', 'ferry'), ['sync', src, dst]],
     ]);
     if (!values['skip-skopeo']) {
       // As in copy-bench.ts: one skopeo sync per parent path keeps the target layout Ferry's.
