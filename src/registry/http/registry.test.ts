@@ -134,7 +134,8 @@ describe('HTTPS with a custom CA', () => {
       expect((err as Error).message).toMatch(/certificate/);
       await new Promise((r) => setImmediate(r));
       expect(warnings).toEqual([
-        `Ignoring extra certs from \`${missing}\`, load failed: ${`ENOENT: no such file or directory, open '${missing}'`}`,
+        `Ignoring extra certs from \`${missing}\`, load failed: ` +
+          `ENOENT: no such file or directory, open '${missing}'`,
       ]);
     } finally {
       process.off('warning', onWarning);

@@ -18,8 +18,8 @@ const contexts = new Map<string, SecureContext | undefined>();
  * The TLS context for connections to a registry: Node's bundled roots plus `ca` when the
  * registry has its own CA; else Node's roots plus the certificates bin/ferry deferred;
  * else undefined, Node's default store (which holds NODE_EXTRA_CA_CERTS when Node loaded
- * it). An invalid `ca` throws; a deferred file that cannot be read is skipped with Node's
- * own warning, as Node skips it.
+ * it). As in Node, text in `ca` that is not a certificate adds nothing, and a deferred
+ * file that cannot be read is skipped with Node's own warning.
  */
 export function registryTlsContext(ca: string | undefined): SecureContext | undefined {
   if (ca !== undefined) return cached(`ca:${ca}`, () => withRoots(ca));
