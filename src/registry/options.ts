@@ -18,6 +18,11 @@ export interface RegistryOptions {
   insecure?: boolean;
   /** Extra PEM CA certificate(s) to trust for HTTPS. */
   ca?: string | Buffer;
+  /**
+   * Check the HTTPS server's certificate (default true). False accepts any certificate:
+   * what SWR Enterprise and Harbor mean by a replication registry's `insecure: true`.
+   */
+  tlsVerify?: boolean;
   username?: string;
   password?: string;
   /** A bearer token to send as is (registry tokens, PATs). */

@@ -54,6 +54,8 @@ function openRemote(service: ReplicationService, row: store.RegistryRow): Regist
   return new HttpRegistry({
     host: url.host,
     insecure: url.protocol === 'http:',
+    // Huawei's and Harbor's `insecure`: do not verify the registry's certificate.
+    tlsVerify: !row.insecure,
     username: row.access_key || undefined,
     password: service.secretOf(row),
   });

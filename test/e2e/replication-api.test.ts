@@ -26,7 +26,7 @@ import { ClientRequestException } from '@huaweicloud/huaweicloud-sdk-core/except
 import { Logger4jInstance } from '@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger.js';
 import { SwrClient } from '@huaweicloud/huaweicloud-sdk-swr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { htpasswdAuth, writeHtpasswd } from '../helpers/auth.js';
+import { htpasswdAuth, makeTls, writeHtpasswd } from '../helpers/auth.js';
 import { getToken, startTestFerry, waitFor, type TestFerry } from '../helpers/ferry.js';
 import { pushImage, type PushedImage } from '../helpers/images.js';
 import { startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -1049,6 +1049,53 @@ describe('SWR Enterprise replication API: errors, registries, policies, SDK', ()
       const del = await api('DELETE', `/registries/${id}`);
       expect(del.status, del.text).toBe(200);
       expect((await api('GET', `/registries/${id}`)).status).toBe(404);
+    }
+  });
+
+  it('insecure: true accepts a registry’s self-signed certificate; false checks it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ferry-selfsigned-'));
+    const selfSigned = await startRegistry({ tls: (await makeTls(dir)).server });
+    try {
+      const url = `https://${selfSigned.host}`;
+      const body = (name: string, insecure: boolean) => ({
+        name,
+        type: 'docker-registry',
+        url,
+        insecure,
+      });
+      const checked = await createRegistry(body('tls-checked', false));
+      expect(await checkedAfter(checked, '')).toMatchObject({
+        status: 'unhealthy',
+        status_reason: expect.stringMatching(/certificate/),
+      });
+      const trusted = await createRegistry(body('tls-insecure', true));
+      expect(await checkedAfter(trusted, '')).toMatchObject({
+        status: 'healthy',
+        status_reason: '',
+      });
+
+      // A replication over that connection lands the image exactly.
+      const image = await pushImage(t.instanceRegistries.get('ee1')!.url, 'tls/app', 'v1', {
+        layers: [{ size: 3000, seed: 'tls-app' }],
+      });
+      const policyId = await createPolicy(
+        policyBody({
+          name: 'tls-push',
+          dest_registry: { id: trusted },
+          filters: [{ type: 'name', value: 'tls/**' }],
+        }),
+      );
+      const exec = await api('POST', '/replication/executions', { policy_id: policyId });
+      expect(exec.status, exec.text).toBe(202);
+      expect(await waitDone(exec.json!.id as number)).toMatchObject({
+        status: 'Succeed',
+        succeed: 1,
+      });
+      const copied = await skopeoInspectRaw(dockerRef(selfSigned.host, 'tls/app', 'v1'));
+      expect(copied.digest).toBe(image.digest);
+    } finally {
+      await selfSigned.stop();
+      await rm(dir, { recursive: true, force: true });
     }
   });
 

@@ -35,6 +35,8 @@ export interface OriginOptions {
   keepAliveMs: number;
   /** The TLS context of https connections (trust.ts); undefined: Node's default. */
   secureContext?: SecureContext | undefined;
+  /** False: accept any server certificate (default true). */
+  tlsVerify?: boolean;
 }
 
 /** An error with a code the transport classifies (TIMEOUT_CODES in transport.ts). */
@@ -67,6 +69,7 @@ export class OriginPool {
       ? new https.Agent({
           ...agentOptions,
           ...(options.secureContext !== undefined ? { secureContext: options.secureContext } : {}),
+          ...(options.tlsVerify === false ? { rejectUnauthorized: false } : {}),
         })
       : new http.Agent(agentOptions);
   }

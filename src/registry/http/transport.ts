@@ -321,6 +321,7 @@ export class Transport {
   private readonly connectTimeoutMs: number;
   /** The registry's own CA (PEM), trusted besides Node's roots. */
   private readonly ca: string | undefined;
+  private readonly tlsVerify: boolean;
   private readonly pools = new Map<string, OriginPool>();
   private readonly semaphore: Semaphore;
   private readonly auth: Authenticator;
@@ -353,6 +354,7 @@ export class Transport {
       positive(options.maxConcurrency, DEFAULTS.maxConcurrency, 'maxConcurrency'),
     );
     this.ca = options.ca?.toString();
+    this.tlsVerify = options.tlsVerify ?? true;
     this.onRequest = options.onRequest;
     const credentials = {
       ...(options.username !== undefined ? { username: options.username } : {}),
@@ -593,7 +595,9 @@ export class Transport {
         connectTimeoutMs: this.connectTimeoutMs,
         idleTimeoutMs: this.idleTimeoutMs,
         keepAliveMs: DEFAULTS.keepAliveMs,
-        ...(origin.startsWith('https:') ? { secureContext: registryTlsContext(this.ca) } : {}),
+        ...(origin.startsWith('https:')
+          ? { secureContext: registryTlsContext(this.ca), tlsVerify: this.tlsVerify }
+          : {}),
       });
       this.pools.set(origin, pool);
     }
