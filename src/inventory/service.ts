@@ -337,9 +337,13 @@ export class InventoryService {
     return { rows, total: await this.total(c.projectId, f, generation) };
   }
 
-  /** Image count of the project. */
-  imageTotal(c: HssCaller): Promise<number> {
-    return this.total(c.projectId, {}, undefined);
+  /**
+   * Image count of the project (asset statistics): one single-row read of the inventory
+   * generation, and a count only when the inventory changed since the last one.
+   */
+  async imageTotal(c: HssCaller): Promise<number> {
+    const generation = await store.inventoryGeneration(this.db, c.projectId);
+    return this.total(c.projectId, {}, generation);
   }
 
   /**

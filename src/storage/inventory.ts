@@ -392,6 +392,12 @@ function generationOf(db: Db, projectId: string) {
     .where('project_id', '=', projectId);
 }
 
+/** The project's inventory generation now ('0' before its first write). */
+export async function inventoryGeneration(db: Db, projectId: string): Promise<string> {
+  const r = await db.selectNoFrom(generationOf(db, projectId).as('g')).executeTakeFirstOrThrow();
+  return r.g ?? '0';
+}
+
 const DEFERRED_JOIN_OFFSET = 200;
 
 /**

@@ -4,6 +4,7 @@
 // inventory (insert, update, delete, a cascade-like bulk delete, another process's write)
 // changes the next total, and a project's writes leave other projects' counts alone.
 import { randomBytes } from 'node:crypto';
+import { sql } from 'kysely';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SecretBox } from '../../src/iam/crypto.js';
 import { IamService } from '../../src/iam/service.js';
@@ -116,6 +117,27 @@ describe('inventory totals and IAM lookups kept in memory', () => {
     expect(empty).toEqual({ rows: [], total: 0 });
     // The multi-arch count kept earlier included web v1, deleted since.
     expect((await inventory.listImages(p, { isMultiArch: true }, PAGE)).total).toBe(2);
+    expect(await inventory.imageTotal(p)).toBe(6);
+  });
+
+  it('asset statistics reuse the kept count while the generation holds, and count after a write', async () => {
+    const p = caller('p-stats');
+    await store.upsertImages(
+      db,
+      [1, 2, 3, 4].map((i) => image('p-stats', 'app', `v${i}`)),
+    );
+    expect(await inventory.imageTotal(p)).toBe(4);
+
+    // A row written with the triggers off (replica mode) leaves the generation as it was, so
+    // the kept count answers: proof that the statistics no longer count on every call.
+    await other.transaction().execute(async (trx) => {
+      await sql`SET LOCAL session_replication_role = replica`.execute(trx);
+      await store.upsertImages(trx, [image('p-stats', 'app', 'unseen')]);
+    });
+    expect(await inventory.imageTotal(p)).toBe(4);
+
+    // Any ordinary write raises the generation: the next call counts every row again.
+    await store.upsertImages(other, [image('p-stats', 'app', 'v5')]);
     expect(await inventory.imageTotal(p)).toBe(6);
   });
 
