@@ -71,6 +71,29 @@ export async function deleteNamespace(db: Db, regionId: string, name: string): P
   });
 }
 
+/** Deletes what Ferry keeps about one repository: its shares and its auto-sync rules. */
+export async function deleteRepositoryRecords(
+  db: Db,
+  regionId: string,
+  namespace: string,
+  repo: string,
+): Promise<void> {
+  await db.transaction().execute(async (tx) => {
+    await tx
+      .deleteFrom('repository_shares')
+      .where('region_id', '=', regionId)
+      .where('namespace', '=', namespace)
+      .where('repository', '=', repo)
+      .execute();
+    await tx
+      .deleteFrom('sync_rules')
+      .where('region_id', '=', regionId)
+      .where('namespace', '=', namespace)
+      .where('repo_name', '=', repo)
+      .execute();
+  });
+}
+
 /** Inserts an auto-sync rule; false when the same rule exists. */
 export async function insertSyncRule(
   db: Db,

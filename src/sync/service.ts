@@ -235,6 +235,23 @@ export class SyncService {
     await ctx.region.registry.manifestDelete(`${namespace}/${name}`, view.image.digest);
   }
 
+  /**
+   * Deletes a repository: the manifest of every tag (CNCF distribution deletes by digest, so
+   * each digest once), then its auto-sync rules and shares. REPOSITORY_NOT_FOUND when it has
+   * no tags. A registry failure midway leaves the rest for the next attempt, which goes on
+   * from the tags still there.
+   */
+  async deleteRepository(ctx: CallContext, namespace: string, name: string): Promise<void> {
+    await this.namespace(ctx, namespace);
+    const repo = `${namespace}/${name}`;
+    const registry = ctx.region.registry;
+    const tags = await this.tagsOf(ctx.region, namespace, name);
+    const heads = await Promise.all(tags.map((tag) => registry.manifestHead(repo, tag)));
+    const digests = new Set(heads.flatMap((h) => (h ? [h.digest] : [])));
+    for (const digest of digests) await registry.manifestDelete(repo, digest);
+    await store.deleteRepositoryRecords(this.db, ctx.region.id, namespace, name);
+  }
+
   // ---- auto-sync rules ----
 
   /** Stores an auto-sync rule (firing on push comes with the job engine). */

@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestFerry, getToken, type TestFerry } from '../helpers/ferry.js';
-import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
+import { getManifest, pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { signedFetch } from '../helpers/sdk-sign.js';
 import { AUTO_SYNC_RULE_FIELDS } from '../helpers/sdk.js';
 import { dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
@@ -346,6 +346,69 @@ describe('SWR API with curl and IAM tokens', () => {
     ).toBe(201);
     expect((await api(tokenA, 'DELETE', '/v2/manage/namespaces/empty1')).status).toBe(204);
     expect((await api(tokenA, 'GET', '/v2/manage/namespaces/empty1')).status).toBe(404);
+  });
+
+  it('deletes a repository: every tag, its auto-sync rules and shares; then 404', async () => {
+    const registry = t.registries.get('cn-north-4')!;
+    const path = '/v2/manage/namespaces/ns1/repos/gone';
+    const pushGone = () =>
+      Promise.all([
+        pushImage(registry.url, 'ns1/gone', 'v1', { layers: [{ size: 900, seed: 'gone' }] }),
+        pushIndex(registry.url, 'ns1/gone', 'multi', [
+          { platform: { os: 'linux', architecture: 'amd64' }, layers: [{ size: 90, seed: 'g1' }] },
+          { platform: { os: 'linux', architecture: 'arm64' }, layers: [{ size: 90, seed: 'g2' }] },
+        ]),
+      ]);
+    const [v1] = await pushGone();
+    // Two tags on one digest: deleted once, both gone.
+    await pushImage(registry.url, 'ns1/gone', 'latest', { layers: [{ size: 900, seed: 'gone' }] });
+    await t.ferry.iam.bootstrap({
+      domain: 'initech',
+      user: 'peter',
+      password: 'peter-pass',
+      accessKeys: [],
+    });
+    const rule = { remoteRegionId: 'cn-east-3', remoteNamespace: 'ns2', syncAuto: true };
+    expect((await api(tokenA, 'POST', `${path}/sync_repo`, rule)).status).toBe(200);
+    const shares = '/v2/manage/namespaces/ns1/repositories/gone/access-domains';
+    const share = { access_domain: 'initech', permit: 'read', deadline: 'forever' };
+    expect((await api(tokenA, 'POST', shares, share)).status).toBe(201);
+    const sharedWith = async () =>
+      (JSON.parse((await api(tokenA, 'GET', shares)).body) as { access_domain: string }[]).map(
+        (x) => x.access_domain,
+      );
+    expect(await sharedWith()).toEqual(['initech']);
+
+    // Another domain cannot: the namespace is not theirs.
+    const peter = await getToken(
+      t.url,
+      { domain: 'initech', name: 'peter', password: 'peter-pass' },
+      'cn-north-4',
+    );
+    const refused = await api(peter, 'DELETE', path);
+    expect(refused.status).toBe(404);
+    expect(swrError(refused.body).error_code).toBe('SVCSTG.SWR.4040058');
+    expect((await api(tokenA, 'GET', path)).status).toBe(200);
+
+    const del = await api(tokenA, 'DELETE', path);
+    expect(del.status, del.body).toBe(204);
+    for (const tag of ['v1', 'latest', 'multi']) {
+      expect(await getManifest(registry.url, 'ns1/gone', tag), tag).toBeUndefined();
+    }
+    const shown = await api(tokenA, 'GET', path);
+    expect(shown.status).toBe(404);
+    expect(swrError(shown.body).error_code).toBe('SVCSTG.SWR.4040010');
+    const again = await api(tokenA, 'DELETE', path);
+    expect(again.status).toBe(404);
+    expect(swrError(again.body).error_code).toBe('SVCSTG.SWR.4040010');
+    // The rest of the namespace is untouched.
+    expect((await api(tokenA, 'GET', `${repoPath}/tags/v1`)).status).toBe(200);
+
+    // Pushed again, the repository starts with no rules and no shares of the old one.
+    const [again1] = await pushGone();
+    expect(again1.digest).toBe(v1.digest);
+    expect(JSON.parse((await api(tokenA, 'GET', `${path}/sync_repo`)).body)).toEqual([]);
+    expect(await sharedWith()).toEqual([]);
   });
 
   describe('negative cases (never 5xx)', () => {

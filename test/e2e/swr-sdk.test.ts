@@ -22,6 +22,7 @@ import {
   CreateNamespaceRequestBody,
   DeleteImageSyncRepoRequest,
   DeleteImageSyncRepoRequestBody,
+  DeleteRepoRequest,
   ListImageAutoSyncReposDetailsRequest,
   ListNamespacesRequest,
   ListReposDetailsRequest,
@@ -31,7 +32,7 @@ import {
 } from '@huaweicloud/huaweicloud-sdk-swr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getToken, startTestFerry, type TestFerry } from '../helpers/ferry.js';
-import { pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
+import { getManifest, pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
 import { assertImageEqual, dockerRef, skopeoInspectRaw } from '../helpers/skopeo.js';
 import { AUTO_SYNC_RULE_FIELDS, call, clientError } from '../helpers/sdk.js';
 
@@ -371,6 +372,23 @@ describe('Huawei Cloud Node SDK against Ferry (SWR v2 manage, IAM v3)', () => {
         path: `${host}/${REPO_FULL}:multi`,
         manifest: index.manifest.toString('utf8'),
       });
+    });
+  });
+
+  describe('deleteRepo', () => {
+    it('deletes a repository with every tag (204), then answers 404 SVCSTG.SWR.4040010', async () => {
+      const src = registry(NORTH).url;
+      await pushImage(src, `${SRC_NS}/scratch/app`, 'v1', { layers: [{ size: 500, seed: 's' }] });
+      const request = () =>
+        new DeleteRepoRequest().withNamespace(SRC_NS).withRepository('scratch$app');
+      const deleted = await call<Wire>(north.deleteRepo(request()));
+      expect(deleted.httpStatusCode).toBe(204);
+      expect(await getManifest(src, `${SRC_NS}/scratch/app`, 'v1')).toBeUndefined();
+      const err = await clientError(north.deleteRepo(request()));
+      expect(err.httpStatusCode).toBe(404);
+      expect(err.errorCode).toBe('SVCSTG.SWR.4040010');
+      // The test repository beside it is untouched.
+      expect(await getManifest(src, REPO_FULL, 'v1')).toBeDefined();
     });
   });
 

@@ -326,6 +326,25 @@ export function swrRoutes(deps: AppDeps): FastifyPluginAsync {
       },
     );
 
+    app.delete<{ Params: RepoParams }>(
+      base,
+      {
+        schema: {
+          tags,
+          summary: 'Delete a repository: its tags, auto-sync rules and shares',
+          params: RepoParams,
+        },
+      },
+      async (req, reply) => {
+        await sync.deleteRepository(
+          regionContext(req),
+          req.params.namespace,
+          repositoryFromPath(req.params.repository),
+        );
+        return reply.status(204).send();
+      },
+    );
+
     // ---- tags (3.9) ----
     app.get<{ Params: RepoParams; Querystring: ListQuery }>(
       `${base}/tags`,
