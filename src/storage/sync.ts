@@ -49,20 +49,36 @@ export async function listNamespaces(
     .execute();
 }
 
+/**
+ * Deletes the shares and auto-sync rules of a namespace's repositories, or of one of them:
+ * a namespace or repository created again under that name starts unshared and without rules.
+ */
+async function deleteSharesAndRules(
+  tx: Db,
+  regionId: string,
+  namespace: string,
+  repo?: string,
+): Promise<void> {
+  let shares = tx
+    .deleteFrom('repository_shares')
+    .where('region_id', '=', regionId)
+    .where('namespace', '=', namespace);
+  let rules = tx
+    .deleteFrom('sync_rules')
+    .where('region_id', '=', regionId)
+    .where('namespace', '=', namespace);
+  if (repo !== undefined) {
+    shares = shares.where('repository', '=', repo);
+    rules = rules.where('repo_name', '=', repo);
+  }
+  await shares.execute();
+  await rules.execute();
+}
+
 /** Deletes a namespace, its auto-sync rules and its repositories' shares. */
 export async function deleteNamespace(db: Db, regionId: string, name: string): Promise<void> {
   await db.transaction().execute(async (tx) => {
-    // Shares of its repositories end with it: a namespace created again starts unshared.
-    await tx
-      .deleteFrom('repository_shares')
-      .where('region_id', '=', regionId)
-      .where('namespace', '=', name)
-      .execute();
-    await tx
-      .deleteFrom('sync_rules')
-      .where('region_id', '=', regionId)
-      .where('namespace', '=', name)
-      .execute();
+    await deleteSharesAndRules(tx, regionId, name);
     await tx
       .deleteFrom('namespaces')
       .where('region_id', '=', regionId)
@@ -78,20 +94,7 @@ export async function deleteRepositoryRecords(
   namespace: string,
   repo: string,
 ): Promise<void> {
-  await db.transaction().execute(async (tx) => {
-    await tx
-      .deleteFrom('repository_shares')
-      .where('region_id', '=', regionId)
-      .where('namespace', '=', namespace)
-      .where('repository', '=', repo)
-      .execute();
-    await tx
-      .deleteFrom('sync_rules')
-      .where('region_id', '=', regionId)
-      .where('namespace', '=', namespace)
-      .where('repo_name', '=', repo)
-      .execute();
-  });
+  await db.transaction().execute((tx) => deleteSharesAndRules(tx, regionId, namespace, repo));
 }
 
 /** Inserts an auto-sync rule; false when the same rule exists. */
