@@ -1,6 +1,12 @@
 // What SWR's tag APIs report about an image (digest, size, manifest, kind), read from the
 // region's registry. Manifests are immutable by digest, so what is learned is cached.
+//
+// One image that cannot be read (its manifest does not match its digest, a platform manifest
+// of an index was deleted) must not take every other tag of the list with it: it is
+// described with what its HEAD told, and an index counts the platforms it still has. A
+// temporary failure (the registry is down) still fails the request, which can be retried.
 import { createHash } from 'node:crypto';
+import { isFerryError } from '../errors/catalog.js';
 import { parseManifest } from '../registry/copy/engine.js';
 import { isIndexMediaType, type Descriptor, type RegistryBackend } from '../registry/types.js';
 import { BoundedCache } from '../storage/cache.js';
@@ -42,13 +48,26 @@ async function configCreated(
   }
 }
 
+/** What `read` resolves to, or undefined when the image cannot be read for good. */
+async function unlessUnreadable(read: Promise<ImageInfo>): Promise<ImageInfo | undefined> {
+  try {
+    return await read;
+  } catch (err) {
+    if (isFerryError(err) && !err.temporary) return undefined;
+    throw err;
+  }
+}
+
 /** Reads and caches image descriptions per registry and digest. */
 export class ImageInfoCache {
   private readonly cache = new BoundedCache<string, ImageInfo>(MAX_CACHED);
   /** Lookups under way, so tags sharing a digest read its manifest once. */
   private readonly pending = new Map<string, Promise<ImageInfo>>();
 
-  /** The image a tag (or digest) names; undefined when the tag does not exist. */
+  /**
+   * The image a tag (or digest) names; undefined when the tag does not exist. An image that
+   * cannot be read is described by its HEAD alone: no manifest, size 0.
+   */
   async describe(
     registry: RegistryBackend,
     repo: string,
@@ -56,7 +75,18 @@ export class ImageInfoCache {
   ): Promise<ImageInfo | undefined> {
     const head = await registry.manifestHead(repo, ref);
     if (!head) return undefined;
-    return this.byDigest(registry, repo, head.digest);
+    const info = await unlessUnreadable(this.byDigest(registry, repo, head.digest));
+    return (
+      info ?? {
+        digest: head.digest,
+        mediaType: head.mediaType,
+        manifest: '',
+        size: 0,
+        tagType: isIndexMediaType(head.mediaType) ? 1 : 0,
+        imageId: '',
+        created: '',
+      }
+    );
   }
 
   /** The image a digest names (the caller knows it exists, so no HEAD first). */
@@ -84,10 +114,16 @@ export class ImageInfoCache {
     let size = 0;
     let imageId = '';
     let created = '';
+    // An index missing a platform is not kept: the platform may be pushed again.
+    let complete = true;
     if (isIndexMediaType(m.mediaType) || json.manifests) {
       for (const child of json.manifests ?? []) {
         // Referrer-style artifacts in an index (attestations) count too: they are stored.
-        const c = await this.byDigest(registry, repo, child.digest);
+        const c = await unlessUnreadable(this.byDigest(registry, repo, child.digest));
+        if (!c) {
+          complete = false;
+          continue;
+        }
         size += c.size;
         imageId ||= c.imageId;
         if (c.created > created) created = c.created;
@@ -108,7 +144,7 @@ export class ImageInfoCache {
       imageId: imageId || createHash('sha256').update(m.bytes).digest('hex'),
       created,
     };
-    this.cache.set(key, info);
+    if (complete) this.cache.set(key, info);
     return info;
   }
 }

@@ -3,6 +3,7 @@
 // answering 5xx: credentials, signatures, dates, bodies, other domains, names, regions, filters.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestFerry, getToken, type TestFerry } from '../helpers/ferry.js';
 import { getManifest, pushImage, pushIndex, type PushedImage } from '../helpers/images.js';
@@ -409,6 +410,53 @@ describe('SWR API with curl and IAM tokens', () => {
     expect(again1.digest).toBe(v1.digest);
     expect(JSON.parse((await api(tokenA, 'GET', `${path}/sync_repo`)).body)).toEqual([]);
     expect(await sharedWith()).toEqual([]);
+  });
+
+  it('lists a tag whose image cannot be read from its HEAD, and an index by the platforms it has', async () => {
+    const registry = t.registries.get('cn-north-4')!;
+    const repo = 'ns1/damaged';
+    const good = await pushImage(registry.url, repo, 'good', {
+      layers: [{ size: 700, seed: 'ok' }],
+    });
+    const multi = await pushIndex(registry.url, repo, 'multi', [
+      { platform: { os: 'linux', architecture: 'amd64' }, layers: [{ size: 80, seed: 'd1' }] },
+      { platform: { os: 'linux', architecture: 'arm64' }, layers: [{ size: 90, seed: 'd2' }] },
+    ]);
+    const bad = await pushImage(registry.url, repo, 'bad', { layers: [{ size: 60, seed: 'no' }] });
+    // Someone deleted one platform's manifest of the index ...
+    const [kept, lost] = multi.children!;
+    const gone = await fetch(`${registry.url}/v2/${repo}/manifests/${lost!.digest}`, {
+      method: 'DELETE',
+    });
+    expect(gone.status).toBe(202);
+    // ... and the stored bytes of another manifest changed on disk: still JSON, wrong digest.
+    const hex = bad.digest.slice('sha256:'.length);
+    const data = `${registry.dir}/data/docker/registry/v2/blobs/sha256/${hex.slice(0, 2)}/${hex}/data`;
+    await writeFile(data, good.manifest);
+
+    const sizeOf = (i: PushedImage) => i.blobs.reduce((n, b) => n + b.size, 0);
+    const list = await api(tokenA, 'GET', '/v2/manage/namespaces/ns1/repos/damaged/tags');
+    expect(list.status, list.body).toBe(200);
+    const byTag = new Map(
+      (JSON.parse(list.body) as Record<string, unknown>[]).map((x) => [x.Tag, x] as const),
+    );
+    expect([...byTag.keys()].sort()).toEqual(['bad', 'good', 'multi']);
+    expect(byTag.get('good')).toMatchObject({ digest: good.digest, size: sizeOf(good) });
+    expect(byTag.get('multi')).toMatchObject({
+      digest: multi.digest,
+      size: sizeOf(kept!),
+      tag_type: 1,
+    });
+    expect(byTag.get('bad')).toMatchObject({ digest: bad.digest, size: 0, manifest: '' });
+    const one = await api(tokenA, 'GET', '/v2/manage/namespaces/ns1/repos/damaged/tags/bad');
+    expect(one.status).toBe(200);
+    expect(JSON.parse(one.body)).toMatchObject({ tag: 'bad', digest: bad.digest });
+    const shown = await api(tokenA, 'GET', '/v2/manage/namespaces/ns1/repos/damaged');
+    expect(shown.status, shown.body).toBe(200);
+    expect(JSON.parse(shown.body)).toMatchObject({
+      num_images: 3,
+      size: sizeOf(good) + sizeOf(kept!),
+    });
   });
 
   describe('negative cases (never 5xx)', () => {
