@@ -157,6 +157,12 @@ export class FerryError extends Error {
   readonly temporary: boolean;
   /** Seconds the server asked us to wait (Retry-After), when it said. */
   readonly retryAfter: number | undefined;
+  /**
+   * Set by the registry transport on a temporary failure it already retried as often as it
+   * may: a caller retrying in the same moment would only multiply the attempts. Retrying
+   * much later (a job's next attempt) is another matter.
+   */
+  retriedToLimit = false;
 
   constructor(
     code: ErrorCode,

@@ -130,6 +130,17 @@ describe('faults between Ferry and the registries', () => {
       await expectExact(small, out);
     });
 
+    it('a blob request failing for good is tried the configured attempts in all, not once more per blob retry', async () => {
+      const [path, method] = side === 'source' ? [blobs, 'GET'] : [uploads, 'POST'];
+      const rule = proxy().addRule({ method, path, fault: status(503) });
+      const out = await copy(small);
+      expect(out.result.status).toBe('failed');
+      expect(out.result.error?.code).toBe('REGISTRY_UNAVAILABLE');
+      // Every blob of the image is tried (its siblings finish before the image fails).
+      expect(rule.hits).toBe(RETRY.attempts * small.blobs.length);
+      await expectNoTag(out.dstRepo);
+    });
+
     it('5xx that never stops: fails after the configured attempts with a clear error', async () => {
       const rule = proxy().addRule({ path: /\/manifests\//, fault: status(503) });
       const out = await copy(small);

@@ -451,7 +451,10 @@ export class CopyEngine {
             delta: -done,
           });
         }
-        if (!e.temporary || attempt >= attempts || this.options.signal?.aborted) throw e;
+        // The transport has retried a request that can be replayed; what is left to retry
+        // here is what it cannot: a stream cut midway, an upload whose body is spent.
+        if (!e.temporary || e.retriedToLimit || attempt >= attempts || this.options.signal?.aborted)
+          throw e;
         const delay = Math.min(baseDelay * 2 ** (attempt - 1), 10_000);
         await sleep(Math.max(delay, (e.retryAfter ?? 0) * 1000), undefined, {
           signal: this.options.signal,

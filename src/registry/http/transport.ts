@@ -515,7 +515,11 @@ export class Transport {
         } catch (err) {
           failure = this.toError(err, req);
         }
-        if (!failure.temporary || attempt >= attempts || req.signal?.aborted) throw failure;
+        if (!failure.temporary || req.signal?.aborted) throw failure;
+        if (attempt >= attempts) {
+          failure.retriedToLimit = attempts > 1;
+          throw failure;
+        }
         this.stats.retries++;
         await this.backoff(attempt, failure.retryAfter, req);
       }
