@@ -206,6 +206,22 @@ describe('faults between Ferry and the registries', () => {
     },
   );
 
+  it('source: a large blob cut on every GET is resumed the configured attempts in all, then fails', async () => {
+    const layer = big.blobs.find((d) => d.size === BIG)!;
+    pa.clearLog();
+    pa.addRule({
+      method: 'GET',
+      path: new RegExp(`/blobs/${layer.digest}`),
+      fault: { type: 'reset', afterBytes: 1 << 20 },
+    });
+    const out = await copy(big);
+    expect(out.result.status).toBe('failed');
+    const gets = pa.find({ method: 'GET', kind: 'blob' }).filter((r) => r.ref === layer.digest);
+    // The first GET and its resumes; the blob loop does not start it all over again.
+    expect(gets).toHaveLength(RETRY.attempts);
+    await expectNoTag(out.dstRepo);
+  });
+
   it.each([['reset'], ['close']] as const)(
     'target: a %s while uploading a large blob starts that blob again, then exact',
     async (type) => {

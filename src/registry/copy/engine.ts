@@ -451,8 +451,8 @@ export class CopyEngine {
             delta: -done,
           });
         }
-        // The transport has retried a request that can be replayed; what is left to retry
-        // here is what it cannot: a stream cut midway, an upload whose body is spent.
+        // The transport has retried what it can replay and resumed cut downloads; what is
+        // left to retry here is an upload whose body was spent.
         if (!e.temporary || e.retriedToLimit || attempt >= attempts || this.options.signal?.aborted)
           throw e;
         const delay = Math.min(baseDelay * 2 ** (attempt - 1), 10_000);

@@ -196,6 +196,8 @@ class ResumingStream extends Readable {
   private cut(err: FerryError): void {
     if (this.destroyed) return;
     if (!err.temporary || this.resumesLeft <= 0 || this.signal?.aborted) {
+      // Resumed as often as allowed: starting the blob over would only add attempts.
+      if (err.temporary && this.resumesLeft <= 0 && this.t.attempts > 1) err.retriedToLimit = true;
       this.destroy(err);
       return;
     }

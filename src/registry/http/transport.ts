@@ -517,7 +517,8 @@ export class Transport {
         }
         if (!failure.temporary || req.signal?.aborted) throw failure;
         if (attempt >= attempts) {
-          failure.retriedToLimit = attempts > 1;
+          // Never cleared: an upload's body error may carry a download's exhausted resumes.
+          if (attempts > 1) failure.retriedToLimit = true;
           throw failure;
         }
         this.stats.retries++;
