@@ -2,7 +2,7 @@
 // auto-sync rules, manual sync with the copy engine, and sync job records
 // (huawei-compat.md section 3). Routes call this; it calls storage and the registry.
 import { createHash } from 'node:crypto';
-import { FerryError } from '../errors/catalog.js';
+import { FerryError, isFerryError } from '../errors/catalog.js';
 import type { Principal } from '../iam/service.js';
 import type { Db } from '../storage/database.js';
 import type { SyncJobStatus } from '../storage/schema.js';
@@ -238,14 +238,19 @@ export class SyncService {
   /**
    * Deletes a repository: the manifest of every tag (CNCF distribution deletes by digest, so
    * each digest once), then its auto-sync rules and shares. REPOSITORY_NOT_FOUND when it has
-   * no tags. A registry failure midway leaves the rest for the next attempt, which goes on
-   * from the tags still there.
+   * no tags. A failure midway leaves the rest for the next attempt, which goes on from the
+   * tags still there, or, when none is left, only removes the rules and shares.
    */
   async deleteRepository(ctx: CallContext, namespace: string, name: string): Promise<void> {
     await this.namespace(ctx, namespace);
     const repo = `${namespace}/${name}`;
     const registry = ctx.region.registry;
-    const tags = await this.tagsOf(ctx.region, namespace, name);
+    const tags = await this.tagsOf(ctx.region, namespace, name).catch(async (err: unknown) => {
+      if (isFerryError(err, 'REPOSITORY_NOT_FOUND')) {
+        await store.deleteRepositoryRecords(this.db, ctx.region.id, namespace, name);
+      }
+      throw err;
+    });
     const heads = await Promise.all(tags.map((tag) => registry.manifestHead(repo, tag)));
     const digests = new Set(heads.flatMap((h) => (h ? [h.digest] : [])));
     for (const digest of digests) await registry.manifestDelete(repo, digest);
