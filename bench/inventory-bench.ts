@@ -638,6 +638,18 @@ interface Measured {
   busyBefore: number;
 }
 
+/** Sends a scenario's requests from `connections` clients for `seconds`. */
+function loadScenario(
+  t: TestFerry,
+  token: string,
+  s: Scenario,
+  connections: number,
+  seconds: number,
+): Promise<ClientResult> {
+  const paths = s.requests.map((r) => r.path);
+  return runClient({ url: t.url, token, paths, connections, seconds });
+}
+
 async function measureScenario(
   t: TestFerry,
   token: string,
@@ -651,13 +663,7 @@ async function measureScenario(
     log(`CPUs ${busy.toFixed(0)}% busy with other work; waiting up to 120 s for quiet`),
   );
   const a = await cpuSnapshot(postmaster);
-  const result = await runClient({
-    url: t.url,
-    token,
-    paths: s.requests.map((r) => r.path),
-    connections: o.connections,
-    seconds: o.seconds,
-  });
+  const result = await loadScenario(t, token, s, o.connections, o.seconds);
   const b = await cpuSnapshot(postmaster);
   if (result.non2xx + result.errors + result.timeouts > 0) {
     throw new Error(
@@ -753,13 +759,7 @@ async function measureAll(
   console.log('');
   if (o.warmup > 0) {
     for (const s of ss) {
-      const w = await runClient({
-        url: t.url,
-        token,
-        paths: s.requests.map((r) => r.path),
-        connections: o.connections,
-        seconds: o.warmup,
-      });
+      const w = await loadScenario(t, token, s, o.connections, o.warmup);
       log(`${label}: warm-up ${s.key}: ${(w.ok / w.seconds).toFixed(0)} req/s (not counted)`);
     }
   }

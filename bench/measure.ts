@@ -4,22 +4,12 @@
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
-import { delimiter, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { withThisNode } from '../test/helpers/node-env.js';
 import type { Resources } from './cleanup.js';
 
 const GNU_TIME = '/usr/bin/time';
 const OUTPUT_LIMIT = 4 * 1024 * 1024;
-
-/**
- * The environment for a measured command: this one, with this benchmark's Node first on
- * PATH, so that bin/ferry (which runs `node`) uses the same Node as everything else.
- */
-export function childEnv(): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`,
-  };
-}
 
 /** How one command run went. */
 export interface Measured {
@@ -50,7 +40,8 @@ export async function measure(
   const started = process.hrtime.bigint();
   const child = spawn(file, argv, {
     cwd: options.cwd,
-    env: childEnv(),
+    // bin/ferry runs `node` from PATH: the same Node as the benchmark.
+    env: withThisNode(),
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own process group, so an interrupted benchmark can end it together with its child.
     detached: true,

@@ -19,7 +19,7 @@ import { writeFile } from 'node:fs/promises';
 import { stringify } from 'yaml';
 import { generateWorkload } from '../test/helpers/images.js';
 import { Resources } from './cleanup.js';
-import { childEnv } from './measure.js';
+import { withThisNode } from '../test/helpers/node-env.js';
 import { markdownTable } from './report.js';
 import { skopeoSyncArgs, verifyCopy } from './verify.js';
 
@@ -106,7 +106,7 @@ async function run(
   const started = process.hrtime.bigint();
   const child = spawn(command, args, {
     cwd: ROOT,
-    env: childEnv(),
+    env: withThisNode(),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import bcrypt from 'bcryptjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FERRY_BIN, ferryEnv, runFerry, spawnFerry } from '../helpers/cli.js';
+import { FERRY_BIN, runFerry, spawnFerry } from '../helpers/cli.js';
+import { withThisNode } from '../helpers/node-env.js';
 import { startFaultProxy, type FaultProxy } from '../helpers/fault-proxy.js';
 import { pushImage } from '../helpers/images.js';
 import { freePort, startRegistry, type TestRegistry } from '../helpers/registry.js';
@@ -123,7 +124,7 @@ describe('bad input', () => {
   it('a reader that goes away (`ferry ... | head`) ends the run quietly, not with a stack trace', async () => {
     for (const command of ['sync', 'serve']) {
       const child = spawn(FERRY_BIN, [command, '--help'], {
-        env: ferryEnv(),
+        env: withThisNode(),
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       // Closed before Ferry has started, so its first write meets a closed pipe.

@@ -2,10 +2,10 @@
 // the real executable (bin/ferry, which runs bin/ferry.js on the compiled dist/, as users
 // run it).
 import { execFile, spawn } from 'node:child_process';
-import { delimiter, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { main } from '../../src/cli/main.js';
+import { withThisNode } from './node-env.js';
 
 /** What a CLI run printed and returned. */
 export interface CliRun {
@@ -37,19 +37,13 @@ export async function runFerry(...args: string[]): Promise<CliRun> {
 /** The path of the real `ferry` executable (package.json "bin"). */
 export const FERRY_BIN = fileURLToPath(new URL('../../bin/ferry', import.meta.url));
 
-/** The environment for the executable: `env` over this one, with this Node first on PATH. */
-export function ferryEnv(env: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const path = `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ''}`;
-  return { ...process.env, PATH: path, ...env };
-}
-
 /** Runs the real executable (needs `npm run build`). */
 export function spawnFerry(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliRun> {
   return new Promise((resolve) => {
     execFile(
       FERRY_BIN,
       args,
-      { env: ferryEnv(env), maxBuffer: 64 << 20, timeout: 300_000 },
+      { env: withThisNode(env), maxBuffer: 64 << 20, timeout: 300_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
         resolve({ code, stdout, stderr });
@@ -93,7 +87,7 @@ function startProcess(
     command === 'serve' ? /Ferry is listening on (http:\/\/\S+)/ : /Ferry worker running()/;
   const child = spawn(FERRY_BIN, [command, ...args], {
     cwd: options.cwd,
-    env: ferryEnv({ FERRY_LOG_LEVEL: 'warn', ...options.env }),
+    env: withThisNode({ FERRY_LOG_LEVEL: 'warn', ...options.env }),
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
